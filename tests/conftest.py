@@ -1,0 +1,43 @@
+"""Shared fixtures: a notebook runner that executes a chapter with papermill and returns
+what it recorded, and the `gpu` marker's skip."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from trtlab import backend, book
+
+ROOT = Path(__file__).resolve().parent.parent
+# Tests use the shipped MNIST sample: same numbers on every machine.
+os.environ.setdefault("TRTLAB_OFFLINE", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if backend.gpus():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU: NVML found none on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_artifacts(tmp_path_factory) -> Path:
+    """One artifacts folder for every notebook test, so chapter 03 reuses chapter 02's model."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def run_notebook(shared_artifacts, tmp_path_factory):
+    """run_notebook("02_network_from_scratch", EPOCHS=1) -> book.Result (asserts it ran)."""
+    out_dir = tmp_path_factory.mktemp("executed")
+
+    def run(name: str, **parameters) -> book.Result:
+        [path] = book.notebooks(name)
+        result = book.execute(path, out_dir / path.name, parameters=parameters, artifacts=shared_artifacts)
+        assert result.ok, f"{path.name} failed: {result.error} (executed copy: {result.output})"
+        return result
+
+    return run

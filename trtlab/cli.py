@@ -1,0 +1,179 @@
+"""The ``trtlab`` command: a thin layer over the package's functions.
+
+Every command exits non-zero with a one-line reason on bad input (``trtlab CMD: error: …``),
+never with a traceback for a user mistake.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .common import UserError
+
+EPILOG = """\
+The workbook, in order:
+  trtlab env                      what this machine has (chapter 0)
+  trtlab book                     run every chapter and render the site into build/html
+  trtlab convert lenet.pb -o lenet.onnx          TensorFlow -> ONNX (was: convert-to-uff)
+  trtlab build lenet.onnx -o lenet.engine        ONNX -> engine + JSON sidecar
+  trtlab inspect lenet.engine     what the engine holds and whether it runs here
+  trtlab bench lenet.engine       throughput, latency, efficiency, accuracy, memory
+  trtlab migrate my_trt7_script.py               legacy TensorRT calls and their replacements
+  trtlab lab                      open the notebooks in JupyterLab
+"""
+
+
+# --- env -------------------------------------------------------------------------------
+def _env_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from . import env
+
+    report = env.report()
+    print(json.dumps(report.as_dict(), indent=2) if args.json else env.format_report(report))
+    return 0
+
+
+# --- book ------------------------------------------------------------------------------
+def _book_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", metavar="NAME", help="run only notebooks whose name contains NAME (e.g. 00, inference)")
+    p.add_argument("--out", metavar="DIR", type=Path, default=Path("build"),
+                   help="output folder: DIR/notebooks (executed) and DIR/html (site); default build")
+    p.add_argument("--artifacts", metavar="DIR", type=Path, default=None,
+                   help="folder notebooks share models/engines through (default: artifacts/)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell before giving up (default 600)")
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from . import site
+
+    return site.build_book(only=args.only, out=args.out, artifacts=args.artifacts, timeout=args.timeout)
+
+
+# --- convert ---------------------------------------------------------------------------
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="a frozen GraphDef .pb, a SavedModel folder or a .keras file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the ONNX file to write")
+    p.add_argument("--inputs", nargs="+", metavar="NAME",
+                   help="input node names (default: the graph's Placeholder nodes)")
+    p.add_argument("--outputs", nargs="+", metavar="NAME",
+                   help="output node names (default: the nodes nothing consumes)")
+    p.add_argument("--nchw", action="store_true",
+                   help="make NHWC image inputs NCHW in the ONNX graph (TensorRT's layout)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    raise UserError("convert is not implemented yet")
+
+
+# --- build -----------------------------------------------------------------------------
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="the ONNX model")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the engine file to write (sidecar: OUT.json)")
+    p.add_argument("--max-batch", type=int, default=64, help="largest batch of the optimization profile (default 64)")
+    p.add_argument("--opt-batch", type=int, default=None, help="batch the profile is tuned for (default: max)")
+    p.add_argument("--workspace", type=int, default=256, metavar="MIB", help="workspace pool limit in MiB (default 256)")
+    p.add_argument("--fp16", action="store_true", help="strongly typed FP16: cast weights and I/O to half")
+    p.add_argument("--opt-level", type=int, default=3, choices=range(0, 6), metavar="K",
+                   help="builder optimization level 0-5 (default 3)")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    raise UserError("build is not implemented yet")
+
+
+# --- inspect ---------------------------------------------------------------------------
+def _inspect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("engine", type=Path, help="an engine file written by trtlab build")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    raise UserError("inspect is not implemented yet")
+
+
+# --- bench -----------------------------------------------------------------------------
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("engine", type=Path, help="an engine file written by trtlab build")
+    p.add_argument("--batch", default="1,8,64", help="comma-separated batch sizes (default 1,8,64)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the table as JSON")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    raise UserError("bench is not implemented yet")
+
+
+# --- migrate ---------------------------------------------------------------------------
+def _migrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py/.ipynb files or folders")
+    p.add_argument("--json", action="store_true", help="print findings as JSON")
+    p.add_argument("--target", choices=["10", "11", "rtx"], default="11", help="TensorRT to migrate to (default 11)")
+    p.add_argument("--fix", action="store_true", help="apply the purely mechanical rewrites (writes FILE.bak)")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    raise UserError("migrate is not implemented yet")
+
+
+# --- lab -------------------------------------------------------------------------------
+def _lab_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    raise UserError("lab is not implemented yet")
+
+
+COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
+    ("env", "the chapter-0 environment report: what this machine has and can do", _env_args, cmd_env),
+    ("book", "execute every notebook in order and render the HTML site", _book_args, cmd_book),
+    ("convert", "TensorFlow (frozen .pb, SavedModel, .keras) -> ONNX; the stand-in for convert-to-uff",
+     _convert_args, cmd_convert),
+    ("build", "ONNX -> TensorRT engine file with a JSON sidecar", _build_args, cmd_build),
+    ("inspect", "what an engine file holds and whether it can run on this machine", _inspect_args, cmd_inspect),
+    ("bench", "the five metrics of chapter 1 for one engine", _bench_args, cmd_bench),
+    ("migrate", "find legacy TensorRT 5-8 calls in .py/.ipynb files and say what replaces them",
+     _migrate_args, cmd_migrate),
+    ("lab", "open the notebooks in JupyterLab", _lab_args, cmd_lab),
+]
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="trtlab", description="The 'Tensor to TensorRT' workbook and toolkit.",
+                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"trtlab {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text, add_args, func in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+        p.set_defaults(func=func)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"trtlab {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"trtlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
