@@ -30,9 +30,8 @@ def convert(text: str) -> nbformat.NotebookNode:
             cell = nbformat.v4.new_code_cell(body)
         if tags:
             cell.metadata["tags"] = tags
-        cell.pop("id", None)
+        cell.id = f"cell-{len(nb.cells):02d}"  # stable ids: regenerating gives the same file
         nb.cells.append(cell)
-    nbformat.validator.normalize(nb)
     return nb
 
 

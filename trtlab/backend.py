@@ -159,7 +159,7 @@ def probe(name: str | None = None) -> Capabilities:
     found = gpus()
     gpu = found[0] if found else None
     if gpu is None:
-        can_run, run_reason = False, "no NVIDIA GPU or driver found (NVML could not start)"
+        can_run, run_reason = False, "no NVIDIA GPU or driver found: NVML could not start"
     else:
         can_run, run_reason = can_run_on(backend, gpu.compute_capability)
     return Capabilities(backend, trt.__version__, can_build, build_reason, can_run, run_reason, gpu)
