@@ -69,7 +69,13 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    raise UserError("convert is not implemented yet")
+    from . import convert
+
+    out = convert.to_onnx(args.model, args.output, inputs=args.inputs, outputs=args.outputs,
+                          nchw=args.nchw, opset=args.opset)
+    print(convert.describe(out))
+    print(f"wrote {out}")
+    return 0
 
 
 # --- build -----------------------------------------------------------------------------
@@ -128,7 +134,9 @@ def _lab_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    raise UserError("lab is not implemented yet")
+    from . import site
+
+    return site.run_lab(port=args.port, open_browser=not args.no_browser)
 
 
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
@@ -173,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"trtlab {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `trtlab env --json | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
