@@ -1,0 +1,419 @@
+"""trtlab.reference against independent implementations: naive NumPy loops and TensorFlow.
+
+Each test defines a small network with the real TensorRT(-RTX) layer API, evaluates it on
+the CPU reference and compares with a computation written differently (direct shift-and-add
+convolution rather than im2col, explicit loops for pooling, tf.nn for an external anchor).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from trtlab import backend, reference
+from trtlab.common import UserError
+
+trt = backend.load()
+F32 = trt.float32
+RNG = np.random.default_rng(1234)
+
+
+@pytest.fixture
+def net():
+    builder = trt.Builder(backend.logger(trt))
+    network = builder.create_network(0)
+    yield network  # the builder stays alive while the test runs
+
+
+@pytest.fixture(scope="module")
+def tf():
+    tf = pytest.importorskip("tensorflow")
+    return tf
+
+
+def rand(*shape, dtype=np.float32):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def run(network, feeds, tensor):
+    tensor.name = tensor.name  # tensors keep TensorRT's generated names
+    network.mark_output(tensor)
+    return reference.evaluate(network, feeds)[tensor.name]
+
+
+# ---------------------------------------------------------------- naive references
+
+
+def naive_conv(x, w, b, stride, pre, post, dilation, groups):
+    """Direct convolution: shift the padded input for each kernel tap and accumulate."""
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    xp = np.pad(x, [(0, 0), (0, 0), (pre[0], post[0]), (pre[1], post[1])])
+    oh = (xp.shape[2] - dilation[0] * (r - 1) - 1) // stride[0] + 1
+    ow = (xp.shape[3] - dilation[1] * (s - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, k, oh, ow))
+    kg = k // groups
+    for g, i, j in itertools.product(range(groups), range(r), range(s)):
+        top, left = i * dilation[0], j * dilation[1]
+        patch = xp[:, g * cg:(g + 1) * cg, top:top + stride[0] * (oh - 1) + 1:stride[0],
+                   left:left + stride[1] * (ow - 1) + 1:stride[1]]
+        y[:, g * kg:(g + 1) * kg] += np.einsum("nchw,kc->nkhw", patch, w[g * kg:(g + 1) * kg, :, i, j])
+    return y + (0 if b is None else b[None, :, None, None])
+
+
+def naive_pool(x, window, stride, pre, post, kind, exclude_padding=True):
+    n, c, h, w = x.shape
+    oh = (h + pre[0] + post[0] - window[0]) // stride[0] + 1
+    ow = (w + pre[1] + post[1] - window[1]) // stride[1] + 1
+    y = np.zeros((n, c, oh, ow))
+    for i, j in itertools.product(range(oh), range(ow)):
+        top, left = i * stride[0] - pre[0], j * stride[1] - pre[1]
+        rows = slice(max(top, 0), min(top + window[0], h))
+        cols = slice(max(left, 0), min(left + window[1], w))
+        patch = x[:, :, rows, cols]
+        if kind == "max":
+            y[:, :, i, j] = patch.max(axis=(2, 3))
+        else:
+            count = patch.shape[2] * patch.shape[3] if exclude_padding else window[0] * window[1]
+            y[:, :, i, j] = patch.sum(axis=(2, 3)) / count
+    return y
+
+
+# ---------------------------------------------------------------- convolution
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_convolution_random_parameters(net, seed):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 2, 3]))
+    c, k = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 4))
+    r, s = (int(v) for v in rng.integers(1, 4, 2))
+    stride = tuple(int(v) for v in rng.integers(1, 3, 2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+    pre, post = tuple(int(v) for v in rng.integers(0, 3, 2)), tuple(int(v) for v in rng.integers(0, 3, 2))
+    x = rand(int(rng.integers(1, 3)), c, int(rng.integers(7, 11)), int(rng.integers(7, 11)))
+    w, b = rand(k, c // groups, r, s), rand(k)
+    inp = net.add_input("x", F32, (-1, c, -1, -1))
+    conv = net.add_convolution_nd(inp, k, (r, s), w, b if seed % 2 else None)
+    conv.num_groups, conv.stride_nd, conv.dilation_nd = groups, stride, dilation
+    conv.pre_padding, conv.post_padding = pre, post
+    got = run(net, {"x": x}, conv.get_output(0))
+    want = naive_conv(x, w, b if seed % 2 else None, stride, pre, post, dilation, groups)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_convolution_matches_tensorflow_with_dilation_and_asymmetric_padding(net, tf):
+    x, w, b = rand(2, 3, 12, 11), rand(4, 3, 3, 2), rand(4)
+    inp = net.add_input("x", F32, (2, 3, 12, 11))
+    conv = net.add_convolution_nd(inp, 4, (3, 2), w, b)
+    conv.dilation_nd, conv.pre_padding, conv.post_padding = (2, 3), (1, 0), (2, 3)
+    got = run(net, {"x": x}, conv.get_output(0))
+    want = tf.nn.conv2d(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), strides=1,
+                        padding=[[0, 0], [1, 2], [0, 3], [0, 0]], dilations=(2, 3)).numpy()
+    np.testing.assert_allclose(got, want.transpose(0, 3, 1, 2) + b[None, :, None, None], rtol=1e-4, atol=1e-4)
+
+
+def test_convolution_same_padding_matches_tensorflow(net, tf):
+    x, w = rand(1, 2, 9, 10), rand(3, 2, 4, 3)
+    inp = net.add_input("x", F32, (1, 2, 9, 10))
+    conv = net.add_convolution_nd(inp, 3, (4, 3), w, None)
+    conv.stride_nd, conv.padding_mode = (2, 3), trt.PaddingMode.SAME_UPPER
+    got = run(net, {"x": x}, conv.get_output(0))
+    want = tf.nn.conv2d(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), strides=(2, 3), padding="SAME").numpy()
+    np.testing.assert_allclose(got, want.transpose(0, 3, 1, 2), rtol=1e-4, atol=1e-4)
+
+
+def test_convolution_3d_is_a_sum_of_2d(net):
+    x, w = rand(1, 2, 4, 6, 6), rand(3, 2, 2, 3, 3)
+    inp = net.add_input("x", F32, (1, 2, 4, 6, 6))
+    conv = net.add_convolution_nd(inp, 3, (2, 3, 3), w, None)
+    got = run(net, {"x": x}, conv.get_output(0))
+    want = np.stack([sum(naive_conv(x[:, :, d + t], w[:, :, t], None, (1, 1), (0, 0), (0, 0), (1, 1), 1)
+                         for t in range(2)) for d in range(3)], axis=2)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- pooling
+
+
+@pytest.mark.parametrize("kind,exclude", [("max", True), ("avg", True), ("avg", False)])
+def test_pooling_with_padding(net, kind, exclude):
+    x = rand(2, 3, 9, 8)
+    inp = net.add_input("x", F32, (-1, 3, 9, 8))
+    pool = net.add_pooling_nd(inp, trt.PoolingType.MAX if kind == "max" else trt.PoolingType.AVERAGE, (3, 2))
+    pool.stride_nd, pool.pre_padding, pool.post_padding = (2, 2), (1, 0), (1, 1)
+    pool.average_count_excludes_padding = exclude
+    got = run(net, {"x": x}, pool.get_output(0))
+    np.testing.assert_allclose(got, naive_pool(x, (3, 2), (2, 2), (1, 0), (1, 1), kind, exclude), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pooling_matches_tensorflow(net, tf):
+    x = rand(2, 4, 10, 10)
+    inp = net.add_input("x", F32, (2, 4, 10, 10))
+    pool = net.add_pooling_nd(inp, trt.PoolingType.MAX, (2, 2))
+    pool.stride_nd = (2, 2)
+    want = tf.nn.max_pool2d(x.transpose(0, 2, 3, 1), 2, 2, "VALID").numpy().transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(run(net, {"x": x}, pool.get_output(0)), want)
+
+
+# ---------------------------------------------------------------- activation
+
+
+def _gelu_erf(x):
+    import math
+    return np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.ravel()]).reshape(x.shape)
+
+
+ACTIVATIONS = {
+    "RELU": lambda x, a, b: np.where(x > 0, x, 0),
+    "SIGMOID": lambda x, a, b: 1 / (1 + np.exp(-x)),
+    "TANH": lambda x, a, b: np.tanh(x),
+    "LEAKY_RELU": lambda x, a, b: np.where(x > 0, x, a * x),
+    "ELU": lambda x, a, b: np.where(x > 0, x, a * (np.exp(x) - 1)),
+    "SELU": lambda x, a, b: b * np.where(x > 0, x, a * (np.exp(x) - 1)),
+    "SOFTSIGN": lambda x, a, b: x / (1 + abs(x)),
+    "SOFTPLUS": lambda x, a, b: a * np.log(1 + np.exp(b * x)),
+    "CLIP": lambda x, a, b: np.minimum(np.maximum(x, a), b),
+    "HARD_SIGMOID": lambda x, a, b: np.maximum(0, np.minimum(1, a * x + b)),
+    "SCALED_TANH": lambda x, a, b: a * np.tanh(b * x),
+    "THRESHOLDED_RELU": lambda x, a, b: np.where(x > a, x, 0),
+    "GELU_ERF": lambda x, a, b: _gelu_erf(x),
+    "GELU_TANH": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIVATIONS))
+def test_activation(net, kind):
+    x = rand(3, 4, 5) * 3
+    inp = net.add_input("x", F32, (-1, 4, 5))
+    act = net.add_activation(inp, getattr(trt.ActivationType, kind))
+    act.alpha, act.beta = 0.3, 1.7
+    got = run(net, {"x": x}, act.get_output(0))
+    np.testing.assert_allclose(got, ACTIVATIONS[kind](x.astype(np.float64), 0.3, 1.7), rtol=1e-5, atol=1e-6)
+
+
+def test_every_activation_type_of_the_backend_is_covered():
+    assert set(trt.ActivationType.__members__) <= set(reference.ACTIVATIONS)
+
+
+# ---------------------------------------------------------------- shuffle
+
+
+def test_shuffle_transpose_reshape_with_zero_and_minus_one_transpose(net):
+    x = rand(2, 3, 4, 5)
+    inp = net.add_input("x", F32, (-1, 3, 4, 5))
+    sh = net.add_shuffle(inp)
+    sh.first_transpose = (0, 2, 1, 3)            # (2, 4, 3, 5)
+    sh.reshape_dims = (0, -1, 5)                 # (2, 12, 5): 0 copies the batch
+    sh.second_transpose = (2, 0, 1)              # (5, 2, 12)
+    got = run(net, {"x": x}, sh.get_output(0))
+    np.testing.assert_array_equal(got, x.transpose(0, 2, 1, 3).reshape(2, 12, 5).transpose(2, 0, 1))
+
+
+def test_shuffle_zero_as_a_real_dimension(net):
+    inp = net.add_input("x", F32, (2, 0, 3))
+    sh = net.add_shuffle(inp)
+    sh.zero_is_placeholder = False
+    sh.reshape_dims = (3, 0, 4)
+    got = run(net, {"x": np.zeros((2, 0, 3), np.float32)}, sh.get_output(0))
+    assert got.shape == (3, 0, 4)
+
+
+def test_shuffle_reshape_from_a_shape_tensor(net):
+    x = rand(4, 6)
+    inp = net.add_input("x", F32, (-1, 6))
+    dims = net.add_constant((3,), np.array([2, 3, 4], dtype=np.int64))
+    sh = net.add_shuffle(inp)
+    sh.set_input(1, dims.get_output(0))
+    np.testing.assert_array_equal(run(net, {"x": x}, sh.get_output(0)), x.reshape(2, 3, 4))
+
+
+def test_shuffle_reshape_to_the_shape_of_another_tensor(net):
+    x, y = rand(6, 4), rand(2, 3, 4)
+    a, b = net.add_input("a", F32, (6, 4)), net.add_input("b", F32, (2, 3, 4))
+    sh = net.add_shuffle(a)
+    sh.set_input(1, net.add_shape(b).get_output(0))
+    np.testing.assert_array_equal(run(net, {"a": x, "b": y}, sh.get_output(0)), x.reshape(2, 3, 4))
+
+
+# ---------------------------------------------------------------- matrix multiply
+
+
+@pytest.mark.parametrize("op0,op1", list(itertools.product(["NONE", "TRANSPOSE", "VECTOR"], repeat=2)))
+def test_matrix_multiply_operations_with_batch_broadcast(net, op0, op1):
+    m, k, n = 3, 4, 5
+    a = {"NONE": rand(2, 1, m, k), "TRANSPOSE": rand(2, 1, k, m), "VECTOR": rand(2, 1, k)}[op0]
+    b = {"NONE": rand(1, 3, k, n), "TRANSPOSE": rand(1, 3, n, k), "VECTOR": rand(1, 3, k)}[op1]
+    ia, ib = net.add_input("a", F32, a.shape), net.add_input("b", F32, b.shape)
+    mm = net.add_matrix_multiply(ia, getattr(trt.MatrixOperation, op0), ib, getattr(trt.MatrixOperation, op1))
+    got = run(net, {"a": a, "b": b}, mm.get_output(0))
+    am = a[..., None, :] if op0 == "VECTOR" else a.swapaxes(-1, -2) if op0 == "TRANSPOSE" else a
+    bm = b[..., :, None] if op1 == "VECTOR" else b.swapaxes(-1, -2) if op1 == "TRANSPOSE" else b
+    want = np.einsum("...ij,...jk->...ik", np.broadcast_to(am, (2, 3) + am.shape[2:]),
+                     np.broadcast_to(bm, (2, 3) + bm.shape[2:]))
+    if op1 == "VECTOR":
+        want = want[..., 0]
+    if op0 == "VECTOR":
+        want = want[..., 0] if op1 == "VECTOR" else want[..., 0, :]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- elementwise and constant
+
+
+ELEMENTWISE = {
+    "SUM": lambda a, b: a + b, "PROD": lambda a, b: a * b, "SUB": lambda a, b: a - b,
+    "DIV": lambda a, b: a / b, "MAX": np.maximum, "MIN": np.minimum,
+    "POW": lambda a, b: np.abs(a) ** b, "FLOOR_DIV": lambda a, b: np.floor(a / b),
+    "EQUAL": lambda a, b: a == b, "GREATER": lambda a, b: a > b, "LESS": lambda a, b: a < b,
+}
+
+
+@pytest.mark.parametrize("op", sorted(ELEMENTWISE))
+def test_elementwise_with_broadcasting(net, op):
+    a, b = rand(2, 1, 4), rand(1, 3, 1)
+    if op == "POW":
+        a = np.abs(a)
+    if op in ("EQUAL", "GREATER", "LESS"):  # small integers: some equal, some not
+        a, b = (RNG.integers(0, 3, v.shape).astype(np.float32) for v in (a, b))
+    ia = net.add_input("a", F32, (-1, 1, 4))
+    cb = net.add_constant(b.shape, b)
+    e = net.add_elementwise(ia, cb.get_output(0), getattr(trt.ElementWiseOperation, op))
+    got = run(net, {"a": a}, e.get_output(0))
+    want = ELEMENTWISE[op](a.astype(np.float64), b.astype(np.float64))
+    assert got.shape == (2, 3, 4)
+    if want.dtype == bool:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op,want", [("DIV", [3, -3, -3, 3]), ("FLOOR_DIV", [3, -4, -4, 3])])
+def test_integer_division(net, op, want):
+    a = np.array([7, -7, 7, -7], np.int32)
+    ia = net.add_input("a", trt.int32, (4,))
+    cb = net.add_constant((4,), np.array([2, 2, -2, -2], np.int32))
+    e = net.add_elementwise(ia, cb.get_output(0), getattr(trt.ElementWiseOperation, op))
+    np.testing.assert_array_equal(run(net, {"a": a}, e.get_output(0)), want)
+
+
+def test_logical_elementwise(net):
+    a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
+    ia, ib = net.add_input("a", trt.bool, (4,)), net.add_input("b", trt.bool, (4,))
+    outs = [net.add_elementwise(ia, ib, getattr(trt.ElementWiseOperation, op)).get_output(0) for op in ("AND", "OR", "XOR")]
+    for t in outs:
+        net.mark_output(t)
+    got = list(reference.evaluate(net, {"a": a, "b": b}).values())
+    np.testing.assert_array_equal(got, [a & b, a | b, a ^ b])
+
+
+def test_constant_keeps_its_dtype_and_shape(net):
+    w = np.arange(6, dtype=np.int64).reshape(2, 3)
+    c = net.add_constant((2, 3), w)
+    got = run(net, {}, c.get_output(0))
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, w)
+
+
+def test_lenet_against_naive_numpy():
+    """The benchmark's LeNet (fc as shuffle + constant + matmul + bias) against plain NumPy."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_reference.py"
+    spec = importlib.util.spec_from_file_location("bench_reference", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    _, network = bench.lenet_network(trt, np.random.default_rng(7))
+    x = RNG.random((3, 1, 28, 28), dtype=np.float32)
+    every = reference.evaluate(network, {"input": x}, outputs="all")
+    weights = {}
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type == trt.LayerType.CONSTANT:
+            layer.__class__ = trt.IConstantLayer
+            weights.setdefault("fc", []).append(layer.weights.reshape(tuple(layer.shape)))
+        elif layer.type == trt.LayerType.CONVOLUTION:
+            layer.__class__ = trt.IConvolutionLayer
+            weights.setdefault("conv", []).append(
+                (layer.kernel.reshape(layer.num_output_maps, -1, 5, 5), layer.bias))
+    (k1, b1), (k2, b2) = weights["conv"]
+    w1, c1, w2, c2 = weights["fc"]
+    y = naive_conv(x, k1, b1, (1, 1), (0, 0), (0, 0), (1, 1), 1)
+    y = naive_pool(y, (2, 2), (2, 2), (0, 0), (0, 0), "max")
+    y = naive_conv(y, k2, b2, (1, 1), (0, 0), (0, 0), (1, 1), 1)
+    y = naive_pool(y, (2, 2), (2, 2), (0, 0), (0, 0), "max").reshape(3, -1)
+    y = np.maximum(y @ w1.T + c1, 0) @ w2.T + c2
+    np.testing.assert_allclose(every["logits"], y, rtol=1e-4, atol=1e-4)
+    assert every["input"] is not None and len(every) == network.num_layers + 1
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_unsupported_layer_names_its_name_type_and_index(net):
+    inp = net.add_input("x", F32, (1, 4))
+    relu = net.add_activation(inp, trt.ActivationType.RELU)
+    topk = net.add_topk(relu.get_output(0), trt.TopKOperation.MAX, 2, 2)
+    topk.name = "my_topk"
+    net.mark_output(topk.get_output(0))
+    with pytest.raises(reference.UnsupportedLayer) as err:
+        reference.evaluate(net, {"x": rand(1, 4)})
+    assert isinstance(err.value, UserError)
+    assert "my_topk" in str(err.value) and "TOPK" in str(err.value) and "layer 1" in str(err.value)
+    assert (err.value.layer_name, err.value.layer_type, err.value.index) == ("my_topk", "TOPK", 1)
+
+
+def test_unsupported_layer_not_needed_for_the_outputs_is_skipped(net):
+    inp = net.add_input("x", F32, (1, 4))
+    relu = net.add_activation(inp, trt.ActivationType.RELU)
+    net.add_topk(inp, trt.TopKOperation.MAX, 2, 2)
+    x = rand(1, 4)
+    np.testing.assert_array_equal(run(net, {"x": x}, relu.get_output(0)), np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("feeds,words", [
+    ({}, ["missing", "'x'", "(-1, 3, 8)"]),
+    ({"x": np.zeros((2, 3), np.float32)}, ["'x'", "(2, 3)", "(-1, 3, 8)"]),
+    ({"x": np.zeros((2, 4, 8), np.float32)}, ["'x'", "(2, 4, 8)", "(-1, 3, 8)"]),
+    ({"x": np.zeros((2, 3, 8), np.float32), "y": np.zeros(1)}, ["'y'", "'x'"]),
+    ({"x": np.zeros((2, 3, 8), np.complex64)}, ["'x'", "complex64", "FLOAT"]),
+])
+def test_wrong_feeds_are_user_errors(net, feeds, words):
+    inp = net.add_input("x", F32, (-1, 3, 8))
+    net.mark_output(net.add_activation(inp, trt.ActivationType.RELU).get_output(0))
+    with pytest.raises(UserError) as err:
+        reference.evaluate(net, feeds)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_unknown_output_name(net):
+    inp = net.add_input("x", F32, (2,))
+    net.add_activation(inp, trt.ActivationType.RELU)
+    with pytest.raises(UserError, match="nope"):
+        reference.evaluate(net, {"x": rand(2)}, outputs=["nope"])
+
+
+def test_networks_like_these_build_with_tensorrt():
+    """The layer settings used above make a network TensorRT accepts: build a plan from one."""
+    builder = trt.Builder(backend.logger(trt))
+    network = builder.create_network(0)
+    inp = network.add_input("x", F32, (1, 2, 9, 8))
+    conv = network.add_convolution_nd(inp, 4, (3, 3), rand(4, 1, 3, 3), rand(4))
+    conv.num_groups, conv.dilation_nd, conv.pre_padding, conv.post_padding = 2, (2, 1), (1, 0), (2, 1)
+    pool = network.add_pooling_nd(conv.get_output(0), trt.PoolingType.AVERAGE, (2, 2))
+    pool.stride_nd = (2, 2)
+    sh = network.add_shuffle(pool.get_output(0))
+    sh.first_transpose, sh.reshape_dims = (0, 2, 3, 1), (0, -1)
+    w = network.add_constant((sh.get_output(0).shape[1], 3), rand(sh.get_output(0).shape[1], 3))
+    mm = network.add_matrix_multiply(sh.get_output(0), trt.MatrixOperation.NONE, w.get_output(0), trt.MatrixOperation.NONE)
+    out = network.add_softmax(mm.get_output(0))
+    out.axes = 1 << 1
+    network.mark_output(out.get_output(0))
+    x = rand(1, 2, 9, 8)
+    got = reference.evaluate(network, {"x": x})[out.get_output(0).name]
+    np.testing.assert_allclose(got.sum(axis=1), 1, rtol=1e-5)
+    config = builder.create_builder_config()
+    plan = builder.build_serialized_network(network, config)
+    assert plan is not None and plan.nbytes > 0

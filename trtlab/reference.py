@@ -1,0 +1,561 @@
+"""A NumPy interpreter of a TensorRT network definition: the CPU reference.
+
+    outputs = reference.evaluate(network, {"input": x})            # the marked outputs
+    every = reference.evaluate(network, {"input": x}, outputs="all")  # every tensor, for debugging
+
+It walks ``network``'s layers in order and computes each one with NumPy from what the layer
+itself holds: its kernel and bias, its constant's weights, its padding, its axes. So it checks
+what TensorRT was *given*, before (or without) building an engine, on a machine with no GPU.
+
+TensorRT's Python API returns every layer of ``network.get_layer(i)`` as a plain ``ILayer``;
+its subclass attributes appear after the cast ``layer.__class__ = trt.IConvolutionLayer``
+(``LAYERS`` below pairs each ``trt.LayerType`` with that class and a NumPy function). It works
+for networks of the ``tensorrt`` and of the ``tensorrt_rtx`` module alike.
+
+Arithmetic runs in float32 for float16 tensors (then rounds to float16), and in the tensor's
+own dtype otherwise. A layer this module does not know raises ``UnsupportedLayer``.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Callable, Iterable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .common import UserError
+
+__all__ = ["evaluate", "UnsupportedLayer", "LAYERS", "numpy_dtype"]
+
+# TensorRT DataType name -> NumPy dtype (BF16, FP8, INT4, FP4 have no NumPy dtype).
+DTYPES = {
+    "FLOAT": np.float32,
+    "HALF": np.float16,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "BOOL": np.bool_,
+}
+# Keep the im2col buffer of one convolution chunk around this size (bytes).
+CHUNK_BYTES = 16 << 20
+
+
+class UnsupportedLayer(UserError):
+    """A layer the CPU reference cannot evaluate (its type, or one of its settings)."""
+
+    def __init__(self, layer, kind: str, index: int, why: str = "") -> None:
+        self.layer_name, self.layer_type, self.index = layer.name, kind, index
+        reason = why or f"layer type {self.layer_type} is not supported"
+        super().__init__(
+            f"layer {index} {self.layer_name!r} ({self.layer_type}): {reason} by the CPU reference "
+            f"(trtlab.reference supports {', '.join(sorted(LAYERS))})"
+        )
+
+
+class _Unsupported(Exception):
+    """Raised inside a layer function for a setting it cannot do; evaluate() adds the layer."""
+
+
+def numpy_dtype(dtype) -> np.dtype:
+    """The NumPy dtype of a ``trt.DataType`` (from either module)."""
+    name = getattr(dtype, "name", str(dtype))
+    if name not in DTYPES:
+        raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported")
+    return np.dtype(DTYPES[name])
+
+
+def _weights(w) -> np.ndarray | None:
+    """A layer's ``Weights`` as an array, or None when it is empty (not set)."""
+    if w is None:
+        return None
+    if hasattr(w, "numpy"):
+        w = w.numpy()
+    w = np.asarray(w)
+    return w if w.size else None
+
+
+def _compute(x: np.ndarray) -> np.ndarray:
+    """Float16 is computed in float32 (NumPy has no fast float16 kernels)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _input(layer, values, i: int):
+    """Input ``i`` of ``layer`` as an array, or None when it is absent (optional input)."""
+    if i >= layer.num_inputs:
+        return None
+    t = layer.get_input(i)
+    return None if t is None else values[t.name]
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+
+def _spatial_padding(layer, x_spatial, window, stride):
+    """Pre and post padding of each spatial axis and the output size, as TensorRT computes them."""
+    mode = layer.padding_mode.name
+    nd = len(window)
+    if mode.startswith("SAME"):
+        out = [-(-i // s) for i, s in zip(x_spatial, stride)]
+        total = [max(0, (o - 1) * s + k - i) for o, s, k, i in zip(out, stride, window, x_spatial)]
+        pre = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+        post = [t - p for t, p in zip(total, pre)]
+        return pre, post, out
+    pre, post = list(layer.pre_padding)[:nd], list(layer.post_padding)[:nd]
+    span = [i + a + b - k for i, a, b, k in zip(x_spatial, pre, post, window)]
+    if mode == "EXPLICIT_ROUND_UP":
+        out = [-(-n // s) + 1 for n, s in zip(span, stride)]
+    else:
+        out = [n // s + 1 for n, s in zip(span, stride)]
+    # Round-up can ask for a last window beyond the padded input: pad that too.
+    post = [b + max(0, (o - 1) * s + k - (i + a + b))
+            for b, o, s, k, i, a in zip(post, out, stride, window, x_spatial, pre)]
+    return pre, post, out
+
+
+def _windows(x, window, stride, dilation, pre, post, out, fill=0.0):
+    """View of ``x`` (N, C, *spatial) as (N, C, *out, *window): every window, dilated and strided."""
+    nd = len(window)
+    pad = [(0, 0)] * (x.ndim - nd) + list(zip(pre, post))
+    if any(p or q for p, q in zip(pre, post)):
+        x = np.pad(x, pad, constant_values=fill)
+    extent = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    axes = tuple(range(x.ndim - nd, x.ndim))
+    v = sliding_window_view(x, extent, axis=axes)
+    index = (Ellipsis,) + tuple(slice(0, o * s, s) for o, s in zip(out, stride)) + tuple(
+        slice(None, None, d) for d in dilation)
+    return v[index]
+
+
+def convolution(layer, values):
+    x = _compute(_input(layer, values, 0))
+    k = _input(layer, values, 1)
+    b = _input(layer, values, 2)
+    groups, maps = layer.num_groups, layer.num_output_maps
+    window = list(layer.kernel_size_nd)
+    nd = len(window)
+    c = x.shape[1]
+    k = _compute(k if k is not None else _weights(layer.kernel).reshape(maps, c // groups, *window))
+    b = b if b is not None else _weights(layer.bias)
+    stride, dilation = list(layer.stride_nd)[:nd], list(layer.dilation_nd)[:nd]
+    extent = [d * (w - 1) + 1 for w, d in zip(window, dilation)]
+    pre, post, out = _spatial_padding(layer, x.shape[2:], extent, stride)
+    n = x.shape[0]
+    y = np.empty((n, *out, maps), dtype=np.result_type(x, k))
+    win_axes = list(range(2 + nd, 2 + 2 * nd))
+    cg, kg = c // groups, maps // groups
+    # im2col per chunk of the batch: windows (n, C, *out, *window) · kernel (K, C, *window).
+    per_image = max(1, math.prod(out) * c * math.prod(window) * x.itemsize)
+    step = max(1, CHUNK_BYTES // per_image)
+    for s in range(0, n, step):
+        w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)
+        for g in range(groups):
+            y[s:s + step, ..., g * kg:(g + 1) * kg] = np.tensordot(
+                w[:, g * cg:(g + 1) * cg], k[g * kg:(g + 1) * kg], axes=([1] + win_axes, [1] + list(range(2, 2 + nd))))
+    if b is not None:
+        y += _compute(np.asarray(b))
+    return np.moveaxis(y, -1, 1)
+
+
+def pooling(layer, values):
+    x = _compute(_input(layer, values, 0))
+    window = list(layer.window_size_nd)
+    nd = len(window)
+    stride = list(layer.stride_nd)[:nd]
+    pre, post, out = _spatial_padding(layer, x.shape[2:], window, stride)
+    ones = [1] * nd
+    kind = layer.type.name  # once cast, a pooling layer's `type` is its PoolingType
+    axes = tuple(range(-nd, 0))
+    y_max = y_avg = None
+    if kind in ("MAX", "MAX_AVERAGE_BLEND"):
+        y_max = _windows(x, window, stride, ones, pre, post, out, fill=-np.inf).max(axis=axes)
+    if kind in ("AVERAGE", "MAX_AVERAGE_BLEND"):
+        total = _windows(x, window, stride, ones, pre, post, out).sum(axis=axes)
+        if layer.average_count_excludes_padding:
+            valid = np.ones((1, 1) + x.shape[2:], dtype=x.dtype)
+            count = _windows(valid, window, stride, ones, pre, post, out).sum(axis=axes)
+        else:
+            count = math.prod(window)
+        y_avg = total / count
+    if kind == "MAX":
+        return y_max
+    if kind == "AVERAGE":
+        return y_avg
+    if kind == "MAX_AVERAGE_BLEND":
+        return layer.blend_factor * y_max + (1 - layer.blend_factor) * y_avg
+    raise _Unsupported(f"pooling type {kind}")
+
+
+# ---------------------------------------------------------------- pointwise layers
+
+
+def _erf(x):
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1)  # stable for large |x|
+
+
+ACTIVATIONS: dict[str, Callable] = {
+    "RELU": lambda x, a, b: np.maximum(x, 0),
+    "SIGMOID": lambda x, a, b: _sigmoid(x),
+    "TANH": lambda x, a, b: np.tanh(x),
+    "LEAKY_RELU": lambda x, a, b: np.where(x >= 0, x, a * x),
+    "ELU": lambda x, a, b: np.where(x >= 0, x, a * np.expm1(np.minimum(x, 0))),
+    "SELU": lambda x, a, b: b * np.where(x >= 0, x, a * np.expm1(np.minimum(x, 0))),
+    "SOFTSIGN": lambda x, a, b: x / (1 + np.abs(x)),
+    "SOFTPLUS": lambda x, a, b: a * np.logaddexp(0, b * x),
+    "CLIP": lambda x, a, b: np.clip(x, a, b),
+    "HARD_SIGMOID": lambda x, a, b: np.clip(a * x + b, 0, 1),
+    "SCALED_TANH": lambda x, a, b: a * np.tanh(b * x),
+    "THRESHOLDED_RELU": lambda x, a, b: np.where(x > a, x, 0),
+    "GELU_ERF": lambda x, a, b: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
+    "GELU_TANH": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+}
+
+
+def activation(layer, values):
+    x = _compute(_input(layer, values, 0))
+    kind = layer.type.name
+    if kind not in ACTIVATIONS:
+        raise _Unsupported(f"activation {kind}")
+    return ACTIVATIONS[kind](x, np.float32(layer.alpha), np.float32(layer.beta)).astype(x.dtype, copy=False)
+
+
+def _int_div(a, b):
+    """Integer division truncating toward zero, as C (and TensorRT) do."""
+    q = np.floor_divide(a, b)
+    return q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+
+
+ELEMENTWISE: dict[str, Callable] = {
+    "SUM": np.add,
+    "PROD": np.multiply,
+    "MAX": np.maximum,
+    "MIN": np.minimum,
+    "SUB": np.subtract,
+    "DIV": lambda a, b: _int_div(a, b) if a.dtype.kind in "iu" else np.divide(a, b),
+    "POW": np.power,
+    "FLOOR_DIV": np.floor_divide,
+    "AND": np.logical_and,
+    "OR": np.logical_or,
+    "XOR": np.logical_xor,
+    "EQUAL": np.equal,
+    "GREATER": np.greater,
+    "LESS": np.less,
+}
+
+
+def elementwise(layer, values):
+    a, b = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
+    if a.ndim != b.ndim:
+        raise _Unsupported(f"inputs of rank {a.ndim} and {b.ndim} (TensorRT needs equal ranks)")
+    return ELEMENTWISE[layer.op.name](a, b)
+
+
+UNARY: dict[str, Callable] = {
+    "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt, "RECIP": np.reciprocal, "ABS": np.abs,
+    "NEG": np.negative, "SIN": np.sin, "COS": np.cos, "TAN": np.tan, "SINH": np.sinh,
+    "COSH": np.cosh, "ASIN": np.arcsin, "ACOS": np.arccos, "ATAN": np.arctan,
+    "ASINH": np.arcsinh, "ACOSH": np.arccosh, "ATANH": np.arctanh, "CEIL": np.ceil,
+    "FLOOR": np.floor, "ERF": _erf, "NOT": np.logical_not, "SIGN": np.sign,
+    "ROUND": np.round, "ISINF": np.isinf, "ISNAN": np.isnan,
+}
+
+
+def unary(layer, values):
+    x = _compute(_input(layer, values, 0))
+    op = layer.op.name
+    if op not in UNARY:
+        raise _Unsupported(f"unary operation {op}")
+    with np.errstate(all="ignore"):  # log(0), sqrt(-1)... give inf/nan as on the GPU
+        return UNARY[op](x)
+
+
+def scale(layer, values):
+    x = _compute(_input(layer, values, 0))
+    mode, axis = layer.mode.name, layer.channel_axis
+    shape = {"UNIFORM": (), "CHANNEL": (x.shape[axis],) + (1,) * (x.ndim - axis - 1),
+             "ELEMENTWISE": x.shape[axis:]}[mode]
+    y = x
+    for name, op in (("scale", np.multiply), ("shift", np.add), ("power", np.power)):
+        w = _weights(getattr(layer, name))
+        if w is not None:
+            y = op(y, _compute(w).reshape(shape))
+    return y
+
+
+# ---------------------------------------------------------------- data movement
+
+
+def constant(layer, values):
+    return _weights(layer.weights).reshape(tuple(layer.shape)) if math.prod(layer.shape) else np.zeros(
+        tuple(layer.shape), dtype=numpy_dtype(layer.get_output(0).dtype))
+
+
+def shuffle(layer, values):
+    x = _input(layer, values, 0)
+    x = x.transpose(list(layer.first_transpose)[:x.ndim])
+    dims = _input(layer, values, 1)
+    if dims is None and layer.reshape_dims is not None:
+        dims = list(layer.reshape_dims)
+    if dims is not None:
+        dims = [int(d) for d in np.asarray(dims).reshape(-1)]
+        if layer.zero_is_placeholder:
+            dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+        x = x.reshape(dims)
+    return x.transpose(list(layer.second_transpose)[:x.ndim])
+
+
+def identity(layer, values):
+    return _input(layer, values, 0)
+
+
+cast = identity  # evaluate() casts every output to the dtype TensorRT declares for it
+
+
+def concatenation(layer, values):
+    return np.concatenate([_input(layer, values, i) for i in range(layer.num_inputs)], axis=layer.axis)
+
+
+def matrix_multiply(layer, values):
+    a, b = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
+    ops = layer.op0.name, layer.op1.name
+    a = a[..., None, :] if ops[0] == "VECTOR" else a.swapaxes(-1, -2) if ops[0] == "TRANSPOSE" else a
+    b = b[..., :, None] if ops[1] == "VECTOR" else b.swapaxes(-1, -2) if ops[1] == "TRANSPOSE" else b
+    y = np.matmul(a, b)
+    if ops[1] == "VECTOR":
+        y = y[..., 0]
+    if ops[0] == "VECTOR":
+        y = y[..., 0] if ops[1] == "VECTOR" else y[..., 0, :]
+    return y
+
+
+def _axes(mask: int, rank: int) -> tuple[int, ...]:
+    return tuple(i for i in range(rank) if mask >> i & 1)
+
+
+def softmax(layer, values):
+    x = _compute(_input(layer, values, 0))
+    axes = _axes(layer.axes, x.ndim)
+    e = np.exp(x - x.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+REDUCE = {"SUM": np.sum, "PROD": np.prod, "MAX": np.max, "MIN": np.min, "AVG": np.mean}
+
+
+def reduce(layer, values):
+    x = _compute(_input(layer, values, 0))
+    return REDUCE[layer.op.name](x, axis=_axes(layer.axes, x.ndim), keepdims=layer.keep_dims)
+
+
+def shape(layer, values):
+    return np.array(_input(layer, values, 0).shape, dtype=np.int64)
+
+
+def gather(layer, values):
+    data, index = _input(layer, values, 0), _input(layer, values, 1).astype(np.int64)
+    mode, axis = layer.mode.name, layer.axis
+    if mode == "DEFAULT" and layer.num_elementwise_dims == 0:
+        return np.take(data, index, axis=axis)
+    if mode == "ELEMENT":
+        return np.take_along_axis(data, index, axis=axis)
+    raise _Unsupported(f"gather mode {mode} with num_elementwise_dims={layer.num_elementwise_dims}")
+
+
+def slice_(layer, values):
+    x = _input(layer, values, 0)
+    dyn = [_input(layer, values, i) for i in range(1, 6)]
+    start = list(dyn[0]) if dyn[0] is not None else list(layer.start)
+    size = list(dyn[1]) if dyn[1] is not None else list(layer.shape)
+    stride = list(dyn[2]) if dyn[2] is not None else list(layer.stride)
+    if dyn[4] is not None:  # axes input: start/size/stride name only these axes
+        full = [[0] * x.ndim, list(x.shape), [1] * x.ndim]
+        for j, ax in enumerate(int(a) % x.ndim for a in dyn[4]):
+            full[0][ax], full[1][ax], full[2][ax] = start[j], size[j], stride[j]
+        start, size, stride = full
+    mode = layer.mode.name
+    index = []
+    for n, s0, sz, st in zip(x.shape, start, size, stride):
+        i = int(s0) + int(st) * np.arange(int(sz))
+        if mode == "WRAP":
+            i = i % n
+        elif mode == "CLAMP":
+            i = np.clip(i, 0, n - 1)
+        elif mode == "REFLECT":
+            period = 2 * (n - 1) if n > 1 else 1
+            i = np.abs(i) % period if n > 1 else i * 0
+            i = np.where(i >= n, period - i, i)
+        index.append(i)
+    if mode == "FILL":
+        fill = dyn[3].reshape(()) if dyn[3] is not None else np.zeros((), x.dtype)
+        inside = np.ones([len(i) for i in index], dtype=bool)
+        for ax, (i, n) in enumerate(zip(index, x.shape)):
+            shp = [1] * x.ndim
+            shp[ax] = -1
+            inside &= ((i >= 0) & (i < n)).reshape(shp)
+        clipped = [np.clip(i, 0, n - 1) for i, n in zip(index, x.shape)]
+        return np.where(inside, x[np.ix_(*clipped)], fill)
+    for i, n in zip(index, x.shape):
+        if len(i) and (i.min() < 0 or i.max() >= n):
+            raise _Unsupported(f"slice outside the input (shape {x.shape}) in {mode} mode")
+    return x[np.ix_(*index)] if index else x
+
+
+# Layer type name -> (the ILayer subclass to cast to, the NumPy function).
+LAYERS: dict[str, tuple[str, Callable]] = {
+    "ACTIVATION": ("IActivationLayer", activation),
+    "CAST": ("ICastLayer", cast),
+    "CONCATENATION": ("IConcatenationLayer", concatenation),
+    "CONSTANT": ("IConstantLayer", constant),
+    "CONVOLUTION": ("IConvolutionLayer", convolution),
+    "ELEMENTWISE": ("IElementWiseLayer", elementwise),
+    "GATHER": ("IGatherLayer", gather),
+    "IDENTITY": ("IIdentityLayer", identity),
+    "MATRIX_MULTIPLY": ("IMatrixMultiplyLayer", matrix_multiply),
+    "POOLING": ("IPoolingLayer", pooling),
+    "REDUCE": ("IReduceLayer", reduce),
+    "SCALE": ("IScaleLayer", scale),
+    "SHAPE": ("IShapeLayer", shape),
+    "SHUFFLE": ("IShuffleLayer", shuffle),
+    "SLICE": ("ISliceLayer", slice_),
+    "SOFTMAX": ("ISoftMaxLayer", softmax),
+    "UNARY": ("IUnaryLayer", unary),
+}
+
+
+# ---------------------------------------------------------------- the interpreter
+
+
+def _dims(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    names = [t.name for t in inputs]
+    unknown = sorted(set(feeds) - set(names))
+    if unknown:
+        raise UserError(f"no network input named {', '.join(map(repr, unknown))}; the inputs are {', '.join(map(repr, names))}")
+    values = {}
+    for t in inputs:
+        declared = list(t.shape)
+        want = f"{t.dtype.name} of shape {_dims(declared)}" + (" (-1: any size)" if -1 in declared else "")
+        if t.name not in feeds:
+            raise UserError(f"missing feed for network input {t.name!r}: give an array, {want}")
+        x = np.asarray(feeds[t.name])
+        dtype = numpy_dtype(t.dtype)
+        if x.ndim != len(declared) or any(d != -1 and d != n for d, n in zip(declared, x.shape)):
+            raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
+        if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
+            raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
+        values[t.name] = np.ascontiguousarray(x, dtype=dtype)
+    return values
+
+
+def _layers(network):
+    """(index, LayerType name, layer cast to its subclass) for every layer.
+
+    Read the type before the cast: once cast, ``type`` of an activation or pooling layer is
+    its ActivationType or PoolingType.
+    """
+    module = sys.modules[type(network).__module__]
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        kind = layer.type.name
+        if kind in LAYERS:
+            layer.__class__ = getattr(module, LAYERS[kind][0])
+        yield i, kind, layer
+
+
+def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Run ``network`` on ``feeds`` (input name -> array) with NumPy, layer by layer.
+
+    ``outputs``: None for the network's marked outputs, ``"all"`` for every tensor (inputs
+    and each layer's outputs, in layer order), or a list of tensor names. Returns name -> array.
+    Raises ``UserError`` for a wrong feed and ``UnsupportedLayer`` for a layer it cannot evaluate.
+    """
+    values = _check_feeds(network, feeds)
+    layers = list(_layers(network))
+    produced = {layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)}
+    if outputs is None:
+        wanted = [network.get_output(i).name for i in range(network.num_outputs)]
+    elif isinstance(outputs, str) and outputs == "all":
+        wanted = list(values) + [layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)]
+    else:
+        wanted = [outputs] if isinstance(outputs, str) else list(outputs)
+        missing = [n for n in wanted if n not in produced and n not in values]
+        if missing:
+            raise UserError(f"no tensor named {', '.join(map(repr, missing))} in the network")
+    needed = _needed(layers, wanted)
+    for i, kind, layer in _order([entry for entry in layers if entry[0] in needed], values):
+        if kind not in LAYERS:
+            raise UnsupportedLayer(layer, kind, i)
+        try:
+            with np.errstate(over="ignore", under="ignore"):
+                result = LAYERS[kind][1](layer, values)
+        except _Unsupported as exc:
+            raise UnsupportedLayer(layer, kind, i, str(exc)) from None
+        values.update(_outputs(layer, kind, i, result))
+    return {name: values[name] for name in wanted}
+
+
+def _inputs(layer) -> list[str]:
+    return [t.name for t in (layer.get_input(k) for k in range(layer.num_inputs)) if t is not None]
+
+
+def _order(layers, available) -> list:
+    """The layers in an order where each one's inputs come first (``set_input`` can reorder them)."""
+    done, order, pending = set(available), [], list(layers)
+    while pending:
+        waiting = []
+        for entry in pending:
+            if all(name in done for name in _inputs(entry[2])):
+                order.append(entry)
+                done.update(entry[2].get_output(j).name for j in range(entry[2].num_outputs))
+            else:
+                waiting.append(entry)
+        if len(waiting) == len(pending):
+            i, kind, layer = waiting[0]
+            missing = [n for n in _inputs(layer) if n not in done]
+            raise UserError(f"layer {i} {layer.name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
+        pending = waiting
+    return order
+
+
+def _needed(layers, wanted) -> set[int]:
+    """Indexes of the layers the wanted tensors depend on."""
+    maker = {layer.get_output(j).name: (i, layer) for i, _, layer in layers for j in range(layer.num_outputs)}
+    needed, todo = set(), list(wanted)
+    while todo:
+        name = todo.pop()
+        if name not in maker or maker[name][0] in needed:
+            continue
+        i, layer = maker[name]
+        needed.add(i)
+        todo += _inputs(layer)
+    return needed
+
+
+def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
+    """The layer's output tensors, cast to the dtype TensorRT declares and checked against its shape."""
+    results = result if isinstance(result, tuple) else (result,)
+    out = {}
+    for j, r in enumerate(results):
+        t = layer.get_output(j)
+        try:
+            dtype = numpy_dtype(t.dtype)
+        except _Unsupported as exc:
+            raise UnsupportedLayer(layer, kind, index, str(exc)) from None
+        r = np.asarray(r).astype(dtype, copy=False)
+        declared = list(t.shape)
+        if r.ndim != len(declared) or any(d != -1 and d != n for d, n in zip(declared, r.shape)):
+            raise UserError(
+                f"layer {index} {layer.name!r} ({kind}) gave {t.name!r} the shape {_dims(r.shape)} "
+                f"but TensorRT declares {_dims(declared)}: the feeds do not fit this network, or the CPU "
+                "reference got this layer wrong")
+        out[t.name] = r
+    return out
