@@ -1,0 +1,691 @@
+"""``trtlab migrate``: find legacy TensorRT calls in .py files and notebooks, say what replaces them.
+
+Static analysis with Python's :mod:`ast` — nothing is imported or run. The checker follows
+how TensorRT was imported (``import tensorrt as trt``, ``import tensorrt as T``,
+``from tensorrt import Builder``, ``tensorrt_rtx``) and which names hold builders, networks,
+configs, engines and contexts, so ``cursor.execute()`` on a database cursor is left alone
+while ``context.execute()`` on an execution context is reported.
+
+    report = check_paths(["old_sample.py", "notebooks/"], target="11")
+    print(format_report(report))
+    fixes = fix_paths(["old_sample.py"])        # mechanical rewrites only, FILE.bak kept
+
+The rules themselves (legacy name, replacement, versions, why) are the table in
+``trtlab.migrate_rules``.
+
+How a receiver's kind is known, in order:
+1. assignments in the same file: ``builder = trt.Builder(logger)``,
+   ``with trt.Builder(L) as builder, builder.create_network() as network``,
+   ``engine = runtime.deserialize_cuda_engine(plan)``, ``context = engine.create_execution_context()``,
+   ``conv = network.add_convolution(...)``; a name assigned from another module's call
+   (``cur = sqlite3.connect(db).cursor()``) is known *not* to be TensorRT;
+2. otherwise, in a file that imports TensorRT, conventional names: ``builder``, ``network``,
+   ``config``, ``engine``, ``context``/``ctx`` (also ``self.engine``, ``trt_engine``, ...).
+A file that never imports TensorRT gets only the import and text rules (``import uff``,
+``convert-to-uff``, ``from cuda import cudart``, ``pycuda.autoinit``).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .common import UserError, atomic_write
+from .migrate_rules import BY_ID, RULES, Rule
+
+TARGETS = ("10", "11", "rtx")
+TRT_MODULES = {"tensorrt", "tensorrt_rtx"}
+SEVERITIES = ("error", "warning", "advice")
+
+# receiver rules: (kind, attribute name) -> rule;   trt rules: "BuilderFlag.FP16" -> rule
+_BY_KIND: dict[tuple[str, str], Rule] = {(r.on, r.name): r for r in RULES if r.on not in ("trt", "import", "text", "special")}
+_BY_TRT: dict[str, Rule] = {r.name: r for r in RULES if r.on == "trt"}
+
+# what a call returns, by the receiver's kind and the method name
+_RETURNS = {
+    ("builder", "create_network"): "network",
+    ("builder", "create_builder_config"): "config",
+    ("builder", "build_engine"): "engine",
+    ("builder", "build_cuda_engine"): "engine",
+    ("runtime", "deserialize_cuda_engine"): "engine",
+    ("engine", "create_execution_context"): "context",
+    **{("network", m): "layer" for m in ("add_convolution", "add_convolution_nd", "add_pooling",
+                                          "add_pooling_nd", "add_deconvolution", "add_deconvolution_nd")},
+}
+_CONSTRUCTORS = {"Builder": "builder", "Runtime": "runtime", "UffParser": "uffparser",
+                 "CaffeParser": "caffeparser", "OnnxParser": "onnxparser"}
+# conventional names, used only in files that import TensorRT and only for names never assigned there
+_NAME_KINDS = [
+    (re.compile(r"^(builder|\w+_builder)$"), "builder"),
+    (re.compile(r"^(network|\w+_network)$"), "network"),
+    (re.compile(r"^(config|builder_config|\w+_config)$"), "config"),
+    (re.compile(r"^(engine|\w+_engine)$"), "engine"),
+    (re.compile(r"^(context|ctx|\w+_context|\w+_ctx)$"), "context"),
+]
+# rules that show the file relies on implicit batch (then a flagless create_network() is legacy)
+_IMPLICIT_EVIDENCE = {"builder-max-batch-size", "engine-max-batch-size", "context-execute",
+                      "context-execute-async", "build-cuda-engine", "uff-parser", "caffe-parser",
+                      "uff-register-input", "uff-register-output"}
+_UFF_TEXT = re.compile(r"convert[-_]to[-_]uff")
+_MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*[%!])")
+
+
+# --- results -------------------------------------------------------------------------------
+@dataclass
+class Edit:
+    """Replace bytes [col, end_col) of 1-based ``line`` (UTF-8 offsets, as ast gives them)."""
+    line: int
+    col: int
+    end_col: int
+    text: str
+
+
+@dataclass
+class Finding:
+    path: str
+    line: int
+    col: int                      # 1-based, in characters
+    cell: int | None              # 1-based index among the notebook's cells
+    rule: str
+    severity: str                 # error | warning | advice
+    legacy: str
+    replacement: str
+    deprecated: str | None
+    removed: str | None
+    package: str
+    why: str
+    fixable: bool
+    edit: Edit | None = field(default=None, repr=False)
+
+    def where(self) -> str:
+        cell = f"[cell {self.cell}]" if self.cell is not None else ""
+        return f"{self.path}{cell}:{self.line}:{self.col}"
+
+    def versions(self) -> str:
+        pkg = "" if self.package == "TensorRT" else f"{self.package} "
+        parts = []
+        if self.deprecated:
+            parts.append(f"deprecated {pkg}{self.deprecated}")
+        parts.append(f"removed {pkg}{self.removed}" if self.removed else "not removed")
+        return ", ".join(parts) if (self.deprecated or self.removed) else "not a TensorRT API change"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("edit")
+        return d
+
+
+@dataclass
+class Problem:
+    """A file that could not be checked (unreadable, not UTF-8, bad notebook JSON, syntax error)."""
+    path: str
+    line: int | None
+    message: str
+    cell: int | None = None
+
+    def where(self) -> str:
+        cell = f"[cell {self.cell}]" if self.cell is not None else ""
+        return f"{self.path}{cell}:{self.line}" if self.line else self.path
+
+
+@dataclass
+class Report:
+    target: str
+    files: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.problems else (1 if self.findings else 0)
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "files": self.files,
+                "findings": [f.to_dict() for f in self.findings],
+                "problems": [asdict(p) for p in self.problems],
+                "counts": self.counts(), "exit_code": self.exit_code}
+
+
+# --- severity --------------------------------------------------------------------------------
+def _version(v: str) -> tuple[int, int]:
+    major, _, minor = v.partition(".")
+    return int(major), int(minor) if minor.isdigit() else 0
+
+
+def severity(rule: Rule, target: str) -> str:
+    """error: removed on the target; warning: deprecated there (or a non-TensorRT removal); advice."""
+    if rule.advice:
+        return "advice"
+    if rule.package != "TensorRT":
+        return "warning"
+    major = 10 if target == "10" else 11           # TensorRT-RTX has no weak typing: like 11
+    if rule.removed and _version(rule.removed)[0] <= major:
+        return "error"
+    return "warning"
+
+
+def replacement(rule: Rule, target: str) -> str:
+    return rule.replacement_10 if (target == "10" and rule.replacement_10) else rule.replacement
+
+
+# --- the analysis of one piece of Python source ---------------------------------------------------
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of Name/Attribute nodes, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Analyzer:
+    def __init__(self, tree: ast.Module, lines: list[bytes], target: str):
+        self.tree, self.lines, self.target = tree, lines, target
+        self.trt_names: set[str] = set()          # local names bound to the tensorrt module
+        self.trt_from: dict[str, str] = {}        # local name -> tensorrt attribute it is
+        self.other_modules: set[str] = set()      # other imported module names
+        self.kinds: dict[str, str] = {}           # dotted name -> kind ("other": not TensorRT)
+        self.values: dict[str, list[ast.AST]] = {}
+        self.hits: list[tuple[Rule, int, int, Edit | None]] = []   # rule, line, byte col, edit
+        self._seen: set[tuple[str, int, int]] = set()
+
+    # imports ---------------------------------------------------------------------------------
+    def _imports(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    root = a.name.split(".")[0]
+                    if a.name in TRT_MODULES:
+                        self.trt_names.add(a.asname or a.name)
+                    elif a.name == "pycuda.autoinit":
+                        self._hit(BY_ID["pycuda-autoinit"], node)
+                    elif a.name in ("cuda.cudart", "cuda.cuda"):
+                        self._hit(BY_ID["cuda-" + ("cudart" if a.name.endswith("cudart") else "driver")], node)
+                    if root == "uff":
+                        self._hit(BY_ID["import-uff"], node)
+                    elif root == "graphsurgeon":
+                        self._hit(BY_ID["import-graphsurgeon"], node)
+                    if a.name not in TRT_MODULES:
+                        self.other_modules.add(a.asname or root)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mod, root = node.module, node.module.split(".")[0]
+                if mod in TRT_MODULES:
+                    for a in node.names:
+                        self.trt_from[a.asname or a.name] = a.name
+                    continue
+                if root == "uff":
+                    self._hit(BY_ID["import-uff"], node)
+                elif root == "graphsurgeon":
+                    self._hit(BY_ID["import-graphsurgeon"], node)
+                elif mod == "pycuda" and any(a.name == "autoinit" for a in node.names):
+                    self._hit(BY_ID["pycuda-autoinit"], node)
+                elif mod == "cuda":
+                    olds = [a for a in node.names if a.name in ("cudart", "cuda")]
+                    for a in olds:
+                        rule = BY_ID["cuda-cudart" if a.name == "cudart" else "cuda-driver"]
+                        edit = None
+                        if len(node.names) == 1 and node.lineno == node.end_lineno:
+                            new = {"cudart": "runtime", "cuda": "driver"}[a.name]
+                            edit = Edit(node.lineno, node.col_offset, node.end_col_offset,
+                                        f"from cuda.bindings import {new} as {a.asname or a.name}")
+                        self._hit(rule, node, edit=edit)
+                for a in node.names:
+                    self.other_modules.add(a.asname or a.name)
+
+    @property
+    def imports_trt(self) -> bool:
+        return bool(self.trt_names or self.trt_from)
+
+    # kinds ------------------------------------------------------------------------------------
+    def trt_path(self, node: ast.AST) -> str | None:
+        """``trt.BuilderFlag.FP16`` -> "BuilderFlag.FP16"; ``BuilderFlag.FP16`` (from-imported) too."""
+        dotted = _dotted(node)
+        if not dotted:
+            return None
+        head, _, rest = dotted.partition(".")
+        if head in self.trt_names and head not in self.kinds:
+            return rest or None
+        if head in self.trt_from and head not in self.kinds:
+            return self.trt_from[head] + ("." + rest if rest else "")
+        return None
+
+    def kind(self, node: ast.AST) -> str | None:
+        key = _dotted(node)
+        if key is None:
+            return self.kind_of(node) if isinstance(node, ast.Call) else None
+        if key in self.kinds:
+            k = self.kinds[key]
+            return None if k == "other" else k
+        if key in self.trt_names:
+            return "trt"
+        if self.imports_trt:
+            last = key.rsplit(".", 1)[-1]
+            for pattern, k in _NAME_KINDS:
+                if pattern.match(last):
+                    return k
+        return None
+
+    def kind_of(self, value: ast.AST) -> str | None:
+        """The kind of object an expression evaluates to; "other" when surely not TensorRT."""
+        if isinstance(value, ast.Call):
+            func = value.func
+            path = self.trt_path(func)
+            if path in _CONSTRUCTORS:
+                return _CONSTRUCTORS[path]
+            if isinstance(func, ast.Attribute):
+                rk = self.kind(func.value)
+                if rk and (rk, func.attr) in _RETURNS:
+                    return _RETURNS[(rk, func.attr)]
+            root = func
+            while isinstance(root, (ast.Attribute, ast.Call)):
+                root = root.value if isinstance(root, ast.Attribute) else root.func
+            if isinstance(root, ast.Name) and root.id in self.other_modules and root.id not in self.kinds:
+                return "other"
+            return None
+        if isinstance(value, (ast.Name, ast.Attribute)):
+            return self.kind(value)
+        return None
+
+    def _bind(self, target: ast.AST, value: ast.AST) -> bool:
+        key = _dotted(target)
+        if key is None or isinstance(value, ast.Constant):
+            return False
+        self.values.setdefault(key, []).append(value)
+        k = self.kind_of(value)
+        if k is None or self.kinds.get(key) == k:
+            return False
+        if k == "other" and key in self.kinds:
+            return False                                   # a TensorRT kind wins over "other"
+        self.kinds[key] = k
+        return True
+
+    def _infer(self) -> None:
+        for _ in range(4):                                 # fixed point over the whole file
+            self.values = {}
+            changed = False
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    changed |= self._bind(node.targets[0], node.value)
+                elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                    changed |= self._bind(node.target, node.value)
+                elif isinstance(node, (ast.With, ast.AsyncWith)):
+                    for item in node.items:
+                        if item.optional_vars is not None:
+                            changed |= self._bind(item.optional_vars, item.context_expr)
+            if not changed:
+                break
+
+    # findings ---------------------------------------------------------------------------------
+    def _hit(self, rule: Rule, node: ast.AST, line: int | None = None, col: int | None = None,
+             edit: Edit | None = None) -> None:
+        line = node.lineno if line is None else line
+        col = node.col_offset if col is None else col
+        if (rule.id, line, col) not in self._seen:
+            self._seen.add((rule.id, line, col))
+            self.hits.append((rule, line, col, edit))
+
+    def _attribute(self, node: ast.Attribute) -> None:
+        path = self.trt_path(node)
+        if path is not None:
+            if path in _BY_TRT:
+                self._hit(_BY_TRT[path], node)
+            return
+        k = self.kind(node.value)
+        rule = _BY_KIND.get((k, node.attr)) if k else None
+        if rule:
+            line, end = node.end_lineno, node.end_col_offset
+            col = end - len(node.attr.encode())
+            edit = Edit(line, col, end, rule.fix_to) if rule.fix_to else None
+            self._hit(rule, node, line, col, edit)
+
+    def _explicit_flags(self, call: ast.Call) -> bool:
+        args = [*call.args, *(k.value for k in call.keywords)]
+        for arg in args:
+            if "EXPLICIT_BATCH" in ast.unparse(arg):
+                return True
+            for name in ast.walk(arg):
+                key = _dotted(name) if isinstance(name, (ast.Name, ast.Attribute)) else None
+                if key and any("EXPLICIT_BATCH" in ast.unparse(v) for v in self.values.get(key, [])):
+                    return True
+        return False
+
+    def run(self) -> list[tuple[Rule, int, int, Edit | None]]:
+        self._imports()
+        self._infer()
+        create_calls: list[ast.Call] = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Attribute):
+                self._attribute(node)
+            elif isinstance(node, ast.Name) and node.id in self.trt_from and node.id not in self.kinds:
+                rule = _BY_TRT.get(self.trt_from[node.id])
+                if rule:
+                    self._hit(rule, node)
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                if self.kind(node.iter) == "engine":
+                    self._hit(BY_ID["engine-iteration"], node.iter)
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "create_network" and self.kind(node.func.value) == "builder"):
+                create_calls.append(node)
+        if any(r.id in _IMPLICIT_EVIDENCE for r, *_ in self.hits):
+            for call in create_calls:
+                if not self._explicit_flags(call):
+                    f = call.func
+                    self._hit(BY_ID["implicit-batch"], f, f.end_lineno,
+                              f.end_col_offset - len("create_network"))
+        return self.hits
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their endings, split the way the tokenizer does (\\n, \\r\\n, \\r only)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
+def _text_hits(lines: list[str]) -> Iterator[tuple[Rule, int, int]]:
+    """``convert-to-uff`` anywhere: comments, strings, shell lines."""
+    for i, line in enumerate(lines, 1):
+        for m in _UFF_TEXT.finditer(line):
+            yield BY_ID["convert-to-uff"], i, len(line[:m.start()].encode())
+
+
+def _findings(source: str, path: str, target: str, cell: int | None = None,
+              parse_source: str | None = None) -> list[Finding]:
+    """Findings in one piece of source (a file, or a notebook cell). Raises SyntaxError."""
+    lines = _split_lines(source)
+    tree = ast.parse(parse_source if parse_source is not None else source, filename=path)
+    blines = [ln.encode() for ln in lines]
+    hits = _Analyzer(tree, blines, target).run()
+    hits += [(r, ln, c, None) for r, ln, c in _text_hits(lines)]
+    out = []
+    for rule, line, col, edit in hits:
+        text = blines[line - 1] if 0 < line <= len(blines) else b""
+        char_col = len(text[:col].decode(errors="replace")) + 1
+        out.append(Finding(path, line, char_col, cell, rule.id, severity(rule, target), rule.legacy,
+                           replacement(rule, target), rule.deprecated, rule.removed, rule.package,
+                           rule.why, edit is not None, edit))
+    out.sort(key=lambda f: (f.line, f.col, f.rule))
+    return out
+
+
+def check_source(source: str, path: str = "<string>", target: str = "11") -> list[Finding]:
+    """Findings in Python source text. Raises SyntaxError if it does not parse."""
+    _check_target(target)
+    return _findings(source, path, target)
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise UserError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+
+
+# --- files and notebooks -------------------------------------------------------------------------
+def strip_magics(source: str) -> str:
+    """IPython magics and shell lines (``%time``, ``!pip``, ``x = !ls``) blanked, line numbers kept."""
+    lines = _split_lines(source)
+    if lines and lines[0].lstrip().startswith("%%"):               # a cell magic: not Python at all
+        return "".join("\n" if ln.endswith(("\n", "\r")) else "" for ln in lines)
+    out = []
+    for ln in lines:
+        if _MAGIC.match(ln):
+            body = ln.rstrip("\r\n")
+            ln = " " * (len(body) - len(body.lstrip())) + "pass" + ln[len(body):]
+        out.append(ln)
+    return "".join(out)
+
+
+def _cell_source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Unreadable(None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+class _Unreadable(Exception):
+    def __init__(self, line: int | None, message: str, cell: int | None = None):
+        super().__init__(message)
+        self.line, self.message, self.cell = line, message, cell
+
+
+def _load_notebook(path: Path) -> dict:
+    text = _read_text(path)
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(exc.lineno, f"invalid notebook JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise _Unreadable(None, "invalid notebook JSON: no 'cells' list")
+    return nb
+
+
+def _syntax(exc: SyntaxError, cell: int | None = None) -> _Unreadable:
+    return _Unreadable(exc.lineno, f"syntax error: {exc.msg} (the file was not checked)", cell)
+
+
+def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Problem | None]:
+    """Findings in one .py or .ipynb file, or the Problem that stopped the check."""
+    _check_target(target)
+    p = Path(path)
+    try:
+        if p.suffix == ".ipynb":
+            nb = _load_notebook(p)
+            findings: list[Finding] = []
+            for i, cell in enumerate(nb["cells"], 1):
+                if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                    continue
+                src = _cell_source(cell)
+                try:
+                    findings += _findings(src, str(path), target, cell=i, parse_source=strip_magics(src))
+                except SyntaxError as exc:
+                    raise _syntax(exc, i) from None
+            return findings, None
+        try:
+            return _findings(_read_text(p), str(path), target), None
+        except SyntaxError as exc:
+            raise _syntax(exc) from None
+    except _Unreadable as exc:
+        return [], Problem(str(path), exc.line, exc.message, exc.cell)
+    except (RecursionError, ValueError) as exc:           # e.g. source with NUL bytes
+        return [], Problem(str(path), None, f"cannot parse: {exc}")
+
+
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """(file, None) for every .py/.ipynb under the given paths; (path, reason) for bad ones."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = False
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                if any(part.startswith(".") or part in _SKIP_DIRS for part in rel[:-1]):
+                    continue
+                if f.suffix in (".py", ".ipynb") and f.is_file() and not f.name.startswith("."):
+                    found = True
+                    yield f, None
+            if not found:
+                yield p, "no .py or .ipynb files in this folder"
+        elif p.exists():
+            yield p, None
+        else:
+            yield p, "no such file or directory"
+
+
+def check_paths(paths: Iterable[str | Path], target: str = "11") -> Report:
+    """Check every file; a file that cannot be checked becomes a Problem, the others go on."""
+    _check_target(target)
+    report = Report(target)
+    for f, reason in iter_files(paths):
+        if reason:
+            report.problems.append(Problem(str(f), None, reason))
+            continue
+        report.files.append(str(f))
+        findings, problem = check_file(f, target)
+        report.findings += findings
+        if problem:
+            report.problems.append(problem)
+    return report
+
+
+# --- output ----------------------------------------------------------------------------------
+def format_finding(f: Finding) -> str:
+    return f"{f.where()}: {f.severity}: {f.legacy} → {f.replacement} ({f.versions()}): {f.why}"
+
+
+def format_report(report: Report) -> str:
+    """Compiler-style lines grouped per file, then one summary line."""
+    out: list[str] = []
+    by_file: dict[str, list[str]] = {}
+    for p in report.problems:
+        by_file.setdefault(p.path, []).append(f"{p.where()}: fatal: {p.message}")
+    for f in report.findings:
+        by_file.setdefault(f.path, []).append(format_finding(f))
+    for path in sorted(by_file, key=lambda s: (report.files.index(s) if s in report.files else -1, s)):
+        out.extend(by_file[path])
+        out.append("")
+    out.append(summary(report))
+    return "\n".join(out)
+
+
+def summary(report: Report) -> str:
+    c = report.counts()
+    n = len(report.findings)
+    label = {"10": "TensorRT 10", "11": "TensorRT 11", "rtx": "TensorRT-RTX"}[report.target]
+    text = (f"{n} finding{'s' * (n != 1)} ({c['error']} error{'s' * (c['error'] != 1)}, "
+            f"{c['warning']} warning{'s' * (c['warning'] != 1)}, {c['advice']} advice) "
+            f"in {len(report.files)} file{'s' * (len(report.files) != 1)}, target {label}")
+    fixable = sum(f.fixable for f in report.findings)
+    if fixable:
+        text += f"; {fixable} fixable with --fix"
+    if report.problems:
+        text += f"; {len(report.problems)} could not be checked"
+    return text
+
+
+# --- --fix --------------------------------------------------------------------------------------
+@dataclass
+class FixResult:
+    path: str
+    backup: str
+    diff: str
+    edits: int
+
+
+def apply_edits(source: str, edits: list[Edit]) -> str:
+    """Apply byte-offset edits to source text; everything else stays byte-identical."""
+    lines = [ln.encode() for ln in _split_lines(source)]
+    for e in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
+        b = lines[e.line - 1]
+        lines[e.line - 1] = b[:e.col] + e.text.encode() + b[e.end_col:]
+    return b"".join(lines).decode()
+
+
+def _fixed_source(source: str, findings: list[Finding], parse_source: str | None = None) -> str:
+    edits = [f.edit for f in findings if f.edit]
+    new = apply_edits(source, edits)
+    ast.parse(strip_magics(new) if parse_source is not None else new)     # never write broken code
+    return new
+
+
+def _diff(old: str, new: str, label: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{label.lstrip('/')}", f"b/{label.lstrip('/')}"))
+
+
+def fix_file(path: str | Path, target: str = "11") -> FixResult | None:
+    """Apply the mechanical rewrites to one file; FILE.bak keeps the original. None if nothing to do."""
+    p = Path(path)
+    findings, problem = check_file(p, target)
+    if problem:
+        raise UserError(f"{problem.where()}: {problem.message}")
+    fixable = [f for f in findings if f.edit]
+    if not fixable:
+        return None
+    original = p.read_bytes()
+    if p.suffix == ".ipynb":
+        nb = json.loads(original.decode("utf-8-sig"))
+        diffs = []
+        for i, cell in enumerate(nb["cells"], 1):
+            mine = [f for f in fixable if f.cell == i]
+            if not mine:
+                continue
+            old = _cell_source(cell)
+            new = _fixed_source(old, mine, parse_source=old)
+            cell["source"] = _split_lines(new) if isinstance(cell.get("source"), list) else new
+            diffs.append(_diff(old, new, f"{p} (cell {i})"))
+        data = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+        diff = "".join(diffs)
+    else:
+        old = original.decode("utf-8-sig")
+        new = _fixed_source(old, fixable)
+        data = new.encode()
+        if original.startswith(b"\xef\xbb\xbf"):
+            data = b"\xef\xbb\xbf" + data
+        diff = _diff(old, new, str(p))
+    backup = p.with_name(p.name + ".bak")
+    shutil.copy2(p, backup)
+    atomic_write(p, data)
+    return FixResult(str(p), str(backup), diff, len(fixable))
+
+
+def fix_paths(paths: Iterable[str | Path], target: str = "11") -> tuple[list[FixResult], list[Problem]]:
+    results, problems = [], []
+    for f, reason in iter_files(paths):
+        if reason:
+            problems.append(Problem(str(f), None, reason))
+            continue
+        try:
+            r = fix_file(f, target)
+        except UserError:
+            continue                       # reported by the check that follows
+        except SyntaxError as exc:
+            problems.append(Problem(str(f), exc.lineno, f"--fix would break the file ({exc.msg}); left as is"))
+            continue
+        if r:
+            results.append(r)
+    return results, problems
+
+
+# --- command line ---------------------------------------------------------------------------------
+def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix: bool = False) -> int:
+    """What ``trtlab migrate`` does; returns the exit code (0 clean, 1 findings, 2 problems)."""
+    _check_target(target)
+    fixed: list[FixResult] = []
+    fix_problems: list[Problem] = []
+    if fix:
+        fixed, fix_problems = fix_paths(paths, target)
+    report = check_paths(paths, target)
+    report.problems += [p for p in fix_problems if p.path not in {q.path for q in report.problems}]
+    if as_json:
+        d = report.to_dict()
+        if fix:
+            d["fixed"] = [asdict(r) for r in fixed]
+        print(json.dumps(d, indent=2, ensure_ascii=False))
+    else:
+        for r in fixed:
+            print(r.diff, end="" if r.diff.endswith("\n") else "\n")
+            print(f"fixed {r.edits} in {r.path} (original kept as {r.backup})\n")
+        if fix and not fixed:
+            print("nothing to fix mechanically\n")
+        print(format_report(report))
+    return report.exit_code
