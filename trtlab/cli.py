@@ -124,7 +124,9 @@ def _migrate_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    raise UserError("migrate is not implemented yet")
+    from . import migrate
+
+    return migrate.main(args.paths, target=args.target, as_json=args.json, fix=args.fix)
 
 
 # --- lab -------------------------------------------------------------------------------
