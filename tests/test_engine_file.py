@@ -1,0 +1,254 @@
+"""trtlab.engine_file: sidecar, atomic save (with a killed writer), and every refusal before deserializing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+
+from test_build import tiny_onnx
+from trtlab import UserError, backend, build, engine_file
+from trtlab.build import BuildOptions
+
+RTX = backend.name_of(backend.load()) == "tensorrt_rtx"
+NO_GPU = not backend.gpus()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx", n=16, m=8)
+
+
+@pytest.fixture(scope="module")
+def built(model) -> build.Built:
+    return build.build_onnx(model, BuildOptions(max_batch=8))
+
+
+@pytest.fixture()
+def saved(built, model, tmp_path) -> Path:
+    return engine_file.save(tmp_path / "engines" / "tiny.engine", built, extra={"note": "test"})
+
+
+def copy_pair(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    shutil.copy(engine_file.sidecar_path(src), engine_file.sidecar_path(dst))
+    return dst
+
+
+def test_sidecar_contents(saved, built, model):
+    side = engine_file.read_sidecar(saved)
+    assert engine_file.sidecar_path(saved).name == "tiny.engine.json"
+    assert side["engine"] == {"file": "tiny.engine", "size": built.size, "sha256": built.sha256}
+    assert side["engine"]["sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert side["backend"] == backend.name_of(backend.load()) and side["version"] == backend.load().__version__
+    assert side["io"][0] == {"name": "x", "mode": "input", "shape": [-1, 16], "dtype": "float32"}
+    assert side["profiles"] == [{"x": {"min": [1, 16], "opt": [8, 16], "max": [8, 16]}}]
+    assert side["options"]["max_batch"] == 8 and side["options"]["fp16"] is False
+    assert side["source_model"]["path"] == os.path.relpath(model.resolve(), saved.parent.resolve())
+    assert side["source_model"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert (saved.parent / side["source_model"]["path"]).resolve() == model.resolve()
+    assert side["extra"] == {"note": "test"}
+    assert side["built"]["seconds"] > 0
+    if RTX:
+        assert side["targets"]["kind"] == "aot" and "8.6" in side["targets"]["compute_capabilities"]
+
+
+def test_good_engine_passes_every_file_and_build_check(saved):
+    v = engine_file.check(saved)
+    assert v.intact and v.compatible, v.reasons
+    assert all(c.ok is not False for c in v.checks if c.kind != "machine")
+    if NO_GPU:
+        assert not v.can_load and len(v.reasons) == 1
+        assert "cannot be deserialized on this machine" in v.reason and "GPU" in v.reason
+
+
+@pytest.mark.skipif(not NO_GPU, reason="the refusal for a machine without a GPU")
+def test_load_refuses_without_gpu_before_deserializing(saved, monkeypatch):
+    trt = backend.load()
+
+    def boom(*a, **k):
+        raise AssertionError("deserialize_cuda_engine must not be reached")
+
+    monkeypatch.setattr(trt.Runtime, "deserialize_cuda_engine", boom)
+    with pytest.raises(UserError, match="cannot be deserialized on this machine"):
+        engine_file.load(saved)
+
+
+def _refusal(path: Path) -> str:
+    v = engine_file.check(path)
+    assert not v.can_load
+    with pytest.raises(UserError) as exc, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no sidecar" where there is none
+        engine_file.load(path)
+    assert str(exc.value) == v.reason and "\n" not in v.reason
+    return v.reason
+
+
+def test_truncated(saved, tmp_path):
+    bad = copy_pair(saved, tmp_path / "trunc.engine")
+    bad.write_bytes(saved.read_bytes()[:5000])
+    assert "truncated: 5000 of" in _refusal(bad)
+    assert not engine_file.check(bad).intact
+
+
+def test_truncated_without_sidecar(saved, tmp_path):
+    if not RTX:
+        pytest.skip("the plan header is read on TensorRT-RTX only")
+    bad = tmp_path / "trunc_alone.engine"
+    bad.write_bytes(saved.read_bytes()[:5000])
+    reason = _refusal(bad)
+    assert "truncated: 5000 of" in reason and "plan header" in reason
+    assert any("no sidecar" in w for w in engine_file.check(bad).warnings)
+
+
+def test_corrupt_byte_is_a_hash_mismatch(saved, tmp_path):
+    bad = copy_pair(saved, tmp_path / "flip.engine")
+    data = bytearray(saved.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    assert "sha256" in _refusal(bad) and "corrupt or was replaced" in engine_file.check(bad).reason
+
+
+def test_random_bytes(tmp_path, saved):
+    rnd = tmp_path / "random.engine"
+    rnd.write_bytes(os.urandom(4096))
+    reason = _refusal(rnd)
+    if RTX:
+        assert "not a TensorRT-RTX engine" in reason
+        assert any(c.name == "get_engine_validity" and "MALFORMED" in c.detail for c in engine_file.check(rnd).checks)
+    # random bytes under a real sidecar: the hash catches it
+    with_side = copy_pair(saved, tmp_path / "random2.engine")
+    with_side.write_bytes(os.urandom(saved.stat().st_size))
+    assert "sha256" in _refusal(with_side)
+
+
+def _tamper(saved: Path, dst: Path, **changes) -> Path:
+    copy_pair(saved, dst)
+    side = json.loads(engine_file.sidecar_path(dst).read_text())
+    for key, value in changes.items():
+        node = side
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    engine_file.sidecar_path(dst).write_text(json.dumps(side))
+    return dst
+
+
+def test_other_version(saved, tmp_path):
+    bad = _tamper(saved, tmp_path / "old.engine", version="1.6.0.0")
+    reason = _refusal(bad)
+    assert "built with" in reason and "1.6.0.0" in reason and backend.load().__version__ in reason
+    v = engine_file.check(bad)
+    assert v.intact and not v.compatible
+
+
+def test_other_backend(saved, tmp_path):
+    other = "tensorrt" if RTX else "tensorrt_rtx"
+    reason = _refusal(_tamper(saved, tmp_path / "other.engine", backend=other, version="10.13.0"))
+    assert f"built with {other} 10.13.0" in reason and "rebuild" in reason
+
+
+def test_other_gpu_target(saved, tmp_path, monkeypatch):
+    """A sidecar naming another GPU target, checked against a (pretend) GPU of this machine."""
+    if RTX:
+        bad = _tamper(saved, tmp_path / "sm75.engine", **{"targets.compute_capabilities": ["7.5"],
+                                                          "targets.default": False})
+        gpu = backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "999")
+    else:
+        bad = _tamper(saved, tmp_path / "a100.engine", **{"targets.gpu": "NVIDIA A100",
+                                                          "targets.compute_capabilities": ["8.0"]})
+        gpu = backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "999")
+    monkeypatch.setattr(backend, "gpus", lambda: (gpu,))
+    v = engine_file.check(bad)
+    assert not v.compatible
+    assert "this GPU" in v.reason and "8.9" in v.reason
+
+
+def test_unsupported_cc(saved, monkeypatch):
+    if not RTX:
+        pytest.skip("TensorRT-RTX's list of compute capabilities")
+    monkeypatch.setattr(backend, "gpus", lambda: (backend.GPU(0, "NVIDIA H100", (9, 0), 80000, "999"),))
+    v = engine_file.check(saved)
+    assert not v.can_run and "9.0" in v.reason and "TensorRT-RTX does not run engines" in v.reason
+
+
+def test_bad_sidecar_json(saved, tmp_path):
+    bad = copy_pair(saved, tmp_path / "badjson.engine")
+    engine_file.sidecar_path(bad).write_text("{not json")
+    assert "not valid JSON" in _refusal(bad)
+
+
+def test_missing_engine(tmp_path):
+    assert "no such engine file" in _refusal(tmp_path / "nope.engine")
+    empty = tmp_path / "empty.engine"
+    empty.write_bytes(b"")
+    assert "empty" in _refusal(empty)
+
+
+def test_missing_sidecar_warns_and_is_best_effort(saved, tmp_path):
+    alone = tmp_path / "alone.engine"
+    shutil.copy(saved, alone)
+    v = engine_file.check(alone)
+    assert v.intact and v.compatible and v.warnings and "best-effort" in v.warnings[0]
+    if NO_GPU:
+        with pytest.warns(UserWarning, match="no sidecar"), pytest.raises(UserError, match="cannot be deserialized"):
+            engine_file.load(alone)
+
+
+def test_save_replaces_atomically_and_cleans_up(saved, built, monkeypatch):
+    before = saved.read_bytes(), engine_file.sidecar_path(saved).read_text()
+
+    def fail(fd):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(engine_file.os, "fsync", fail)
+    with pytest.raises(OSError, match="injected"):
+        engine_file.save(saved, built, extra={"note": "second"})
+    monkeypatch.undo()
+    assert (saved.read_bytes(), engine_file.sidecar_path(saved).read_text()) == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == [saved.name, saved.name + ".json"]  # no temp left
+    assert engine_file.check(saved).intact
+
+
+def test_killed_writer_leaves_previous_engine_intact(saved, model, tmp_path):
+    """A process SIGKILLed halfway through writing a new engine over the old one."""
+    old = saved.read_bytes()
+    script = textwrap.dedent(f"""
+        import os, signal
+        from trtlab import build, engine_file
+        big = build.build_onnx({str(model)!r}, build.BuildOptions(max_batch=16))
+        real = engine_file._write_temp
+        def dying(folder, name, data):
+            path = real(folder, name, data[: len(data) // 2])   # half of the new plan is on disk...
+            os.kill(os.getpid(), signal.SIGKILL)                 # ...and the writer dies
+        engine_file._write_temp = dying
+        engine_file.save({str(saved)!r}, big)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert saved.read_bytes() == old
+    leftovers = [p.name for p in saved.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers, "the half-written temporary file should be left behind, not the engine"
+    v = engine_file.check(saved)
+    assert v.intact and v.compatible, v.reasons
+    assert engine_file.read_sidecar(saved)["options"]["max_batch"] == 8  # the old sidecar, too
+
+
+def test_inspect_report(saved):
+    report = engine_file.inspect(saved)
+    assert report["size_bytes"] == saved.stat().st_size
+    assert report["io"][1]["name"] == "y"
+    assert report["verdict"]["intact"]
+    text = engine_file.format_inspect(report)
+    assert "profile 0: x min [1, 16] opt [8, 16] max [8, 16]" in text
+    assert "verdict" in text
+    if NO_GPU:
+        assert report["deserialized"] is None and "cannot load here" in text
