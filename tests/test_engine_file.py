@@ -252,3 +252,90 @@ def test_inspect_report(saved):
     assert "verdict" in text
     if NO_GPU:
         assert report["deserialized"] is None and "cannot load here" in text
+
+
+# --- the command line ------------------------------------------------------------------------
+def _cli(capfd, *argv: str) -> tuple[int, str, str]:
+    from trtlab import cli
+
+    rc = cli.main(list(argv))
+    out, err = capfd.readouterr()
+    return rc, out, err
+
+
+def test_cli_build_and_inspect(model, tmp_path, capfd):
+    out_path = tmp_path / "cli.engine"
+    rc, out, err = _cli(capfd, "build", str(model), "-o", str(out_path), "--max-batch", "4", "--workspace", "32",
+                        "--opt-level", "1")
+    assert rc == 0, err
+    assert out.startswith(f"{out_path}: ") and "bytes, built in" in out and "batch 1..4" in out
+    side = engine_file.read_sidecar(out_path)
+    assert side["options"]["workspace_mib"] == 32 and side["options"]["opt_level"] == 1
+    rc, out, err = _cli(capfd, "inspect", str(out_path))
+    assert rc == 0 and "profile 0: x min [1, 16] opt [4, 16] max [4, 16]" in out and "verdict" in out
+    rc, out, err = _cli(capfd, "inspect", str(out_path), "--json")
+    report = json.loads(out)  # nothing but JSON on stdout (TensorRT's log lines are kept off it)
+    assert rc == 0 and report["verdict"]["intact"] and report["io"][0]["name"] == "x"
+
+
+def test_cli_build_fp16_and_target(model, tmp_path, capfd):
+    rc, out, err = _cli(capfd, "build", str(model), "-o", str(tmp_path / "h.engine"), "--fp16", "--max-batch", "2",
+                        *(["--target", "8.6", "--target", "12.0"] if RTX else []))
+    assert rc == 0, err
+    assert "fp16" in out and engine_file.read_sidecar(tmp_path / "h.engine")["options"]["fp16"] is True
+    if RTX:
+        assert "targets 8.6, 12.0" in out
+
+
+@pytest.mark.parametrize("case", ["missing", "not-onnx", "unknown-op", "bad-batch", "bad-target"])
+def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
+    from onnx import TensorProto, helper
+    import onnx
+
+    args = ["-o", str(tmp_path / "x.engine")]
+    if case == "missing":
+        argv, want = [str(tmp_path / "nope.onnx"), *args], "no such ONNX model"
+    elif case == "not-onnx":
+        (tmp_path / "junk.onnx").write_bytes(b"\x00junk" * 10)
+        argv, want = [str(tmp_path / "junk.onnx"), *args], "junk.onnx"
+    elif case == "unknown-op":
+        g = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"], domain="example.com")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                      helper.make_opsetid("example.com", 1)]), tmp_path / "op.onnx")
+        argv, want = [str(tmp_path / "op.onnx"), *args], "NoSuchOp"
+    elif case == "bad-batch":
+        argv, want = [str(model), *args, "--max-batch", "2", "--opt-batch", "8"], "min (1) <= opt (8) <= max (2)"
+    else:
+        argv, want = [str(model), *args, "--target", "9.0"], "unknown target compute capability '9.0'"
+    rc, out, err = _cli(capfd, "build", *argv)
+    assert rc == 2
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("trtlab build: error: ") and want in lines[0], err
+    assert "Traceback" not in err + out and not (tmp_path / "x.engine").exists()
+
+
+@pytest.mark.parametrize("case", ["random", "truncated", "other-version", "other-gpu", "missing"])
+def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
+    if case == "random":
+        path = tmp_path / "random.engine"
+        path.write_bytes(os.urandom(3000))
+        want = "not a TensorRT-RTX engine" if RTX else "random.engine"
+    elif case == "truncated":
+        path = copy_pair(saved, tmp_path / "t.engine")
+        path.write_bytes(saved.read_bytes()[:777])
+        want = "truncated: 777 of"
+    elif case == "other-version":
+        path, want = _tamper(saved, tmp_path / "v.engine", version="0.9.0"), "built with"
+    elif case == "other-gpu":
+        path = _tamper(saved, tmp_path / "g.engine", **({"targets.compute_capabilities": ["7.5"], "targets.default": False}
+                                                          if RTX else {"targets.compute_capabilities": ["8.0"]}))
+        monkeypatch.setattr(backend, "gpus", lambda: (backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "1"),))
+        want = "this GPU"
+    else:
+        path, want = tmp_path / "none.engine", "no such engine file"
+    rc, out, err = _cli(capfd, "inspect", str(path))
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtlab inspect: error: ") and want in lines[0], err
+    assert "Traceback" not in err + out

@@ -151,6 +151,43 @@ def read_header(data: bytes) -> dict[str, Any] | None:
 
 
 # --- helpers -------------------------------------------------------------------------------
+class captured_stdout:
+    """Catch what TensorRT's logger prints (it writes to file descriptor 1, not sys.stdout).
+
+    Our own reasons come from the error recorder; TensorRT's lines would otherwise land in
+    the middle of ``trtlab inspect --json`` output. ``.text`` holds what was caught.
+    """
+
+    def __enter__(self) -> "captured_stdout":
+        self.text = ""
+        try:
+            sys.stdout.flush()
+            self._saved = os.dup(1)
+            self._file = tempfile.TemporaryFile()
+            os.dup2(self._file.fileno(), 1)
+        except (OSError, ValueError, AttributeError):  # no real fd 1: nothing to catch
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._saved is None:
+            return
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace")
+        self._file.close()
+
+    def forward(self) -> None:
+        """Show what was caught on stderr (TensorRT's warnings stay visible, off stdout)."""
+        if self.text.strip():
+            sys.stderr.write(self.text if self.text.endswith("\n") else self.text + "\n")
+
+
 def dtype_name(trt: ModuleType, dt: Any) -> str:
     try:
         import numpy as np
@@ -378,6 +415,9 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     """Configure and run ``builder.build_serialized_network``; time it; raise UserError on failure."""
     options = options or BuildOptions()
     trt = trt or backend.load()
+    if network.num_outputs == 0 or network.num_inputs == 0:
+        raise UserError(f"the network has {network.num_inputs} inputs and {network.num_outputs} outputs: "
+                        "nothing to build (an empty or non-ONNX file?)")
     if options.fp16 and "float16" not in network_dtypes(trt, network):
         raise UserError("fp16=True but the network holds no FP16 tensor: under strong typing FP16 comes from "
                         "FP16 weights and casts (build_onnx(..., fp16=True) converts the model)")
@@ -395,13 +435,15 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     builder.error_recorder = recorder
     io = describe_io(trt, network)
     try:
-        start = time.perf_counter()
-        plan = builder.build_serialized_network(network, config)
-        seconds = time.perf_counter() - start
+        with captured_stdout() as log:
+            start = time.perf_counter()
+            plan = builder.build_serialized_network(network, config)
+            seconds = time.perf_counter() - start
     finally:
         builder.error_recorder = previous
     if plan is None:
         raise UserError(f"the build failed: {recorder.first()}")
+    log.forward()
     data = bytes(plan)
     if options.timing_cache and backend.name_of(trt) == "tensorrt":
         atomic_write(options.timing_cache, bytes(config.get_timing_cache().serialize()))
@@ -417,8 +459,11 @@ def parse_onnx(path: Path, trt: ModuleType) -> tuple[Any, Any, Any]:
     try:
         from .parse import parse_onnx as parse
     except ImportError:
-        return _parse_onnx_minimal(path, trt)
-    return parse(path, trt=trt)
+        parse = None
+    with captured_stdout() as log:  # the parser's errors come back in the exception
+        result = _parse_onnx_minimal(path, trt) if parse is None else parse(path, trt=trt)
+    log.forward()
+    return result
 
 
 def _parse_onnx_minimal(path: Path, trt: ModuleType) -> tuple[Any, Any, Any]:
@@ -429,7 +474,11 @@ def _parse_onnx_minimal(path: Path, trt: ModuleType) -> tuple[Any, Any, Any]:
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, backend.logger(trt))
     if not parser.parse_from_file(str(path)):
-        errors = [f"{parser.get_error(i).desc()}" for i in range(parser.num_errors)]
+        errors = []
+        for i in range(parser.num_errors):
+            e = parser.get_error(i)
+            op = e.node_operator() if hasattr(e, "node_operator") else ""
+            errors.append(f"{'node ' + repr(e.node_name()) + ' (' + op + '): ' if op else ''}{e.desc()}")
         raise UserError(f"{path}: the ONNX parser rejected the model: {'; '.join(errors) or 'no detail'}")
     return builder, network, parser
 
@@ -498,7 +547,7 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
         raise UserError(f"{path}: no such ONNX model")
     if not options.fp16:
         builder, network, _parser = parse_onnx(path, trt)
-        built = build(builder, network, options, trt=trt)
+        built = _build_model(path, builder, network, options, trt)
     else:
         import onnx
 
@@ -510,6 +559,13 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
             half = Path(tmp) / (path.stem + ".fp16.onnx")
             onnx.save(fp16_onnx(model), str(half))
             builder, network, _parser = parse_onnx(half, trt)
-            built = build(builder, network, options, trt=trt)
+            built = _build_model(path, builder, network, options, trt)
     built.source = path
     return built
+
+
+def _build_model(path: Path, builder: Any, network: Any, options: BuildOptions, trt: ModuleType) -> Built:
+    try:
+        return build(builder, network, options, trt=trt)
+    except UserError as exc:
+        raise UserError(f"{path.name}: {exc}") from None

@@ -88,10 +88,27 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true", help="strongly typed FP16: cast weights and I/O to half")
     p.add_argument("--opt-level", type=int, default=3, choices=range(0, 6), metavar="K",
                    help="builder optimization level 0-5 (default 3)")
+    p.add_argument("--target", action="append", metavar="CC", dest="targets",
+                   help="TensorRT-RTX: target compute capability (7.5, 8.0, 8.6, 8.9, 12.0, 12.1, current); "
+                        "repeat for several (default: the backend's portable set)")
+    p.add_argument("--progress", action="store_true", help="show the builder's progress (IProgressMonitor)")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    raise UserError("build is not implemented yet")
+    from . import build, engine_file
+
+    options = build.BuildOptions(max_batch=args.max_batch, opt_batch=args.opt_batch, workspace_mib=args.workspace,
+                                 opt_level=args.opt_level, fp16=args.fp16, progress=args.progress,
+                                 compute_capabilities=tuple(args.targets) if args.targets else None)
+    built = build.build_onnx(args.model, options)
+    path = engine_file.save(args.output, built)
+    targets = ", ".join(built.targets.get("compute_capabilities") or []) or "?"
+    print(f"{path}: {built.size} bytes, built in {built.seconds:.2f} s with {built.backend} {built.version} "
+          f"({'fp16' if args.fp16 else 'fp32'}, batch {options.min_batch}..{options.max_batch}, "
+          f"targets {targets}); sidecar {engine_file.sidecar_path(path).name}")
+    for note in built.notes:
+        print(f"note: {note}")
+    return 0
 
 
 # --- inspect ---------------------------------------------------------------------------
@@ -101,7 +118,16 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    raise UserError("inspect is not implemented yet")
+    from . import engine_file
+
+    if not args.engine.is_file():
+        raise UserError(f"{args.engine}: no such engine file")
+    report = engine_file.inspect(args.engine)
+    print(json.dumps(report, indent=2) if args.json else engine_file.format_inspect(report))
+    verdict = report["verdict"]
+    if not (verdict["intact"] and verdict["compatible"]):  # a bad file, not just a machine without a GPU
+        raise UserError(verdict["reasons"][0])
+    return 0
 
 
 # --- bench -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from . import backend
-from .build import Built, error_recorder, read_header
+from .build import Built, captured_stdout, error_recorder, read_header
 from .common import UserError
 
 FORMAT = "trtlab-engine/1"
@@ -199,7 +199,8 @@ def engine_validity(trt: ModuleType, data: bytes) -> tuple[str, list[str], str] 
     recorder = error_recorder(trt)
     runtime.error_recorder = recorder
     n = max(int(getattr(runtime, "engine_header_size", 64) or 64), 64)
-    validity, diagnostics = runtime.get_engine_validity(data[:n] if len(data) >= n else data)
+    with captured_stdout():  # without a driver TensorRT logs a fatal-looking line; the result says it
+        validity, diagnostics = runtime.get_engine_validity(data[:n] if len(data) >= n else data)
     flags = [name for name, member in trt.EngineInvalidityDiagnostics.__members__.items()
              if int(diagnostics) & int(member)]
     msgs = "; ".join(desc for _, desc in recorder.errors)
