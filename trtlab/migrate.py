@@ -190,19 +190,26 @@ def _dotted(node: ast.AST) -> str | None:
 
 
 class _Analyzer:
-    def __init__(self, tree: ast.Module, lines: list[bytes], target: str):
-        self.tree, self.lines, self.target = tree, lines, target
+    """One analysis over several syntax trees that share names: a file, or a notebook's cells."""
+
+    def __init__(self, trees: list[ast.Module]):
+        self.trees = trees
+        self.part = 0                             # which tree the walk is in
         self.trt_names: set[str] = set()          # local names bound to the tensorrt module
         self.trt_from: dict[str, str] = {}        # local name -> tensorrt attribute it is
         self.other_modules: set[str] = set()      # other imported module names
         self.kinds: dict[str, str] = {}           # dotted name -> kind ("other": not TensorRT)
         self.values: dict[str, list[ast.AST]] = {}
-        self.hits: list[tuple[Rule, int, int, Edit | None]] = []   # rule, line, byte col, edit
-        self._seen: set[tuple[str, int, int]] = set()
+        self.hits: list[tuple[int, Rule, int, int, Edit | None]] = []   # part, rule, line, byte col, edit
+        self._seen: set[tuple[int, str, int, int]] = set()
+
+    def _walk(self) -> Iterator[ast.AST]:
+        for self.part, tree in enumerate(self.trees):
+            yield from ast.walk(tree)
 
     # imports ---------------------------------------------------------------------------------
     def _imports(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self._walk():
             if isinstance(node, ast.Import):
                 for a in node.names:
                     root = a.name.split(".")[0]
@@ -314,7 +321,7 @@ class _Analyzer:
         for _ in range(4):                                 # fixed point over the whole file
             self.values = {}
             changed = False
-            for node in ast.walk(self.tree):
+            for node in self._walk():
                 if isinstance(node, ast.Assign) and len(node.targets) == 1:
                     changed |= self._bind(node.targets[0], node.value)
                 elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
@@ -331,9 +338,9 @@ class _Analyzer:
              edit: Edit | None = None) -> None:
         line = node.lineno if line is None else line
         col = node.col_offset if col is None else col
-        if (rule.id, line, col) not in self._seen:
-            self._seen.add((rule.id, line, col))
-            self.hits.append((rule, line, col, edit))
+        if (self.part, rule.id, line, col) not in self._seen:
+            self._seen.add((self.part, rule.id, line, col))
+            self.hits.append((self.part, rule, line, col, edit))
 
     def _attribute(self, node: ast.Attribute) -> None:
         path = self.trt_path(node)
@@ -360,11 +367,11 @@ class _Analyzer:
                     return True
         return False
 
-    def run(self) -> list[tuple[Rule, int, int, Edit | None]]:
+    def run(self) -> list[tuple[int, Rule, int, int, Edit | None]]:
         self._imports()
         self._infer()
-        create_calls: list[ast.Call] = []
-        for node in ast.walk(self.tree):
+        create_calls: list[tuple[int, ast.Call]] = []
+        for node in self._walk():
             if isinstance(node, ast.Attribute):
                 self._attribute(node)
             elif isinstance(node, ast.Name) and node.id in self.trt_from and node.id not in self.kinds:
@@ -376,9 +383,9 @@ class _Analyzer:
                     self._hit(BY_ID["engine-iteration"], node.iter)
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "create_network" and self.kind(node.func.value) == "builder"):
-                create_calls.append(node)
-        if any(r.id in _IMPLICIT_EVIDENCE for r, *_ in self.hits):
-            for call in create_calls:
+                create_calls.append((self.part, node))
+        if any(r.id in _IMPLICIT_EVIDENCE for _, r, *_ in self.hits):
+            for self.part, call in create_calls:
                 if not self._explicit_flags(call):
                     f = call.func
                     self._hit(BY_ID["implicit-batch"], f, f.end_lineno,
@@ -398,29 +405,39 @@ def _text_hits(lines: list[str]) -> Iterator[tuple[Rule, int, int]]:
             yield BY_ID["convert-to-uff"], i, len(line[:m.start()].encode())
 
 
-def _findings(source: str, path: str, target: str, cell: int | None = None,
-              parse_source: str | None = None) -> list[Finding]:
-    """Findings in one piece of source (a file, or a notebook cell). Raises SyntaxError."""
-    lines = _split_lines(source)
-    tree = ast.parse(parse_source if parse_source is not None else source, filename=path)
-    blines = [ln.encode() for ln in lines]
-    hits = _Analyzer(tree, blines, target).run()
-    hits += [(r, ln, c, None) for r, ln, c in _text_hits(lines)]
+def _findings(parts: list[tuple[str, str]], path: str, target: str,
+              cells: list[int | None] | None = None) -> list[Finding]:
+    """Findings in one file: ``parts`` is [(source, source to parse)], one per notebook cell
+    (or a single one for a .py file); names and imports are shared across parts.
+    Raises SyntaxError (with ``.part``: the index of the part that failed)."""
+    trees = []
+    for i, (_, parse_source) in enumerate(parts):
+        try:
+            trees.append(ast.parse(parse_source, filename=path))
+        except SyntaxError as exc:
+            exc.part = i                                        # type: ignore[attr-defined]
+            raise
+    texts = [_split_lines(src) for src, _ in parts]
+    hits = _Analyzer(trees).run()
+    for i, lines in enumerate(texts):
+        hits += [(i, r, ln, c, None) for r, ln, c in _text_hits(lines)]
     out = []
-    for rule, line, col, edit in hits:
-        text = blines[line - 1] if 0 < line <= len(blines) else b""
+    for part, rule, line, col, edit in hits:
+        blines = texts[part]
+        text = blines[line - 1].encode() if 0 < line <= len(blines) else b""
         char_col = len(text[:col].decode(errors="replace")) + 1
+        cell = cells[part] if cells else None
         out.append(Finding(path, line, char_col, cell, rule.id, severity(rule, target), rule.legacy,
                            replacement(rule, target), rule.deprecated, rule.removed, rule.package,
                            rule.why, edit is not None, edit))
-    out.sort(key=lambda f: (f.line, f.col, f.rule))
+    out.sort(key=lambda f: (f.cell or 0, f.line, f.col, f.rule))
     return out
 
 
 def check_source(source: str, path: str = "<string>", target: str = "11") -> list[Finding]:
     """Findings in Python source text. Raises SyntaxError if it does not parse."""
     _check_target(target)
-    return _findings(source, path, target)
+    return _findings([(source, source)], path, target)
 
 
 def _check_target(target: str) -> None:
@@ -487,18 +504,16 @@ def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Pro
     try:
         if p.suffix == ".ipynb":
             nb = _load_notebook(p)
-            findings: list[Finding] = []
-            for i, cell in enumerate(nb["cells"], 1):
-                if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-                    continue
-                src = _cell_source(cell)
-                try:
-                    findings += _findings(src, str(path), target, cell=i, parse_source=strip_magics(src))
-                except SyntaxError as exc:
-                    raise _syntax(exc, i) from None
-            return findings, None
+            cells = [(i, _cell_source(c)) for i, c in enumerate(nb["cells"], 1)
+                     if isinstance(c, dict) and c.get("cell_type") == "code"]
+            try:
+                return _findings([(src, strip_magics(src)) for _, src in cells], str(path), target,
+                                 [i for i, _ in cells]), None
+            except SyntaxError as exc:
+                raise _syntax(exc, cells[exc.part][0]) from None
         try:
-            return _findings(_read_text(p), str(path), target), None
+            src = _read_text(p)
+            return _findings([(src, src)], str(path), target), None
         except SyntaxError as exc:
             raise _syntax(exc) from None
     except _Unreadable as exc:
