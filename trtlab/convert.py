@@ -86,10 +86,20 @@ def _load_pb(path: Path) -> Graph:
     return Graph(graph_def, inputs, outputs, "frozen GraphDef")
 
 
+def _tf2onnx():
+    """tf2onnx, with its INFO chatter ('--tag not specified …') turned down to errors."""
+    _tf()
+    import tf2onnx
+    from tf2onnx import logging as tf2onnx_logging
+
+    tf2onnx_logging.set_level(logging.ERROR)
+    return tf2onnx
+
+
 def _load_saved_model(path: Path) -> Graph:
     if not (path / "saved_model.pb").exists() and not (path / "saved_model.pbtxt").exists():
         raise UserError(f"{path} is a folder but not a SavedModel (no saved_model.pb in it)")
-    _tf()
+    _tf2onnx()
     from tf2onnx import tf_loader
 
     try:
@@ -198,11 +208,7 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
             raise UserError(f"--nchw applies to 4-D image inputs only, not {', '.join(bad)}")
         nchw_inputs = in_names
 
-    _tf()
-    import tf2onnx
-    from tf2onnx import logging as tf2onnx_logging
-
-    tf2onnx_logging.set_level(logging.ERROR)
+    tf2onnx = _tf2onnx()
     try:
         model_proto, _ = tf2onnx.convert.from_graph_def(
             graph.graph_def, input_names=in_names, output_names=out_names, opset=opset,
