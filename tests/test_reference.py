@@ -354,20 +354,27 @@ def test_lenet_against_naive_numpy():
 def test_unsupported_layer_names_its_name_type_and_index(net):
     inp = net.add_input("x", F32, (1, 4))
     relu = net.add_activation(inp, trt.ActivationType.RELU)
-    topk = net.add_topk(relu.get_output(0), trt.TopKOperation.MAX, 2, 2)
-    topk.name = "my_topk"
-    net.mark_output(topk.get_output(0))
+    shuffled = net.add_shuffle(relu.get_output(0))
+    shuffled.reshape_dims = (1, 1, 2, 2)
+    grid = net.add_constant((1, 2, 2, 2), np.zeros((1, 2, 2, 2), np.float32))
+    sample = net.add_grid_sample(shuffled.get_output(0), grid.get_output(0))
+    sample.name = "my_grid_sample"
+    net.mark_output(sample.get_output(0))
     with pytest.raises(reference.UnsupportedLayer) as err:
         reference.evaluate(net, {"x": rand(1, 4)})
     assert isinstance(err.value, UserError)
-    assert "my_topk" in str(err.value) and "TOPK" in str(err.value) and "layer 1" in str(err.value)
-    assert (err.value.layer_name, err.value.layer_type, err.value.index) == ("my_topk", "TOPK", 1)
+    message = str(err.value)
+    assert "my_grid_sample" in message and "GRID_SAMPLE" in message and "layer 3" in message
+    assert (err.value.layer_name, err.value.layer_type, err.value.index) == ("my_grid_sample", "GRID_SAMPLE", 3)
 
 
 def test_unsupported_layer_not_needed_for_the_outputs_is_skipped(net):
     inp = net.add_input("x", F32, (1, 4))
     relu = net.add_activation(inp, trt.ActivationType.RELU)
-    net.add_topk(inp, trt.TopKOperation.MAX, 2, 2)
+    grid = net.add_constant((1, 2, 2, 2), np.zeros((1, 2, 2, 2), np.float32))
+    square = net.add_shuffle(inp)
+    square.reshape_dims = (1, 1, 2, 2)
+    net.add_grid_sample(square.get_output(0), grid.get_output(0))  # not marked: not needed
     x = rand(1, 4)
     np.testing.assert_array_equal(run(net, {"x": x}, relu.get_output(0)), np.maximum(x, 0))
 
@@ -417,3 +424,272 @@ def test_networks_like_these_build_with_tensorrt():
     config = builder.create_builder_config()
     plan = builder.build_serialized_network(network, config)
     assert plan is not None and plan.nbytes > 0
+
+
+# ---------------------------------------------------------------- the other layers
+
+
+def test_dynamic_dims_come_from_the_feeds(net):
+    inp = net.add_input("x", F32, (-1, 3, -1))
+    sh = net.add_shuffle(inp)
+    sh.reshape_dims = (0, -1)
+    for shape in [(1, 3, 2), (5, 3, 7)]:
+        x = rand(*shape)
+        np.testing.assert_array_equal(reference.evaluate(net, {"x": x}, outputs=[sh.get_output(0).name])[
+            sh.get_output(0).name], x.reshape(shape[0], -1))
+
+
+def test_float16_network_stays_float16(net):
+    x = rand(2, 3, 6, 6, dtype=np.float16)
+    w = rand(4, 3, 3, 3, dtype=np.float16)
+    inp = net.add_input("x", trt.float16, (-1, 3, 6, 6))
+    conv = net.add_convolution_nd(inp, 4, (3, 3), w, None)
+    got = run(net, {"x": x}, conv.get_output(0))
+    assert got.dtype == np.float16
+    want = naive_conv(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (0, 0), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("axes", [0b10, 0b100, 0b1000])
+def test_softmax_axes(net, axes):
+    x = rand(2, 3, 4, 5) * 5
+    inp = net.add_input("x", F32, x.shape)
+    sm = net.add_softmax(inp)
+    sm.axes = axes
+    axis = axes.bit_length() - 1
+    e = np.exp(x.astype(np.float64))
+    np.testing.assert_allclose(run(net, {"x": x}, sm.get_output(0)), e / e.sum(axis=axis, keepdims=True), rtol=1e-5)
+
+
+@pytest.mark.parametrize("op,keep", [("SUM", True), ("PROD", False), ("MAX", False), ("MIN", True), ("AVG", False)])
+def test_reduce(net, op, keep):
+    x = rand(2, 3, 4, 5)
+    inp = net.add_input("x", F32, x.shape)
+    red = net.add_reduce(inp, getattr(trt.ReduceOperation, op), 0b1010, keep)
+    fn = {"SUM": np.sum, "PROD": np.prod, "MAX": np.max, "MIN": np.min, "AVG": np.mean}[op]
+    want = fn(x.astype(np.float64), axis=(1, 3), keepdims=keep)
+    np.testing.assert_allclose(run(net, {"x": x}, red.get_output(0)), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["UNIFORM", "CHANNEL", "ELEMENTWISE"])
+def test_scale_modes(net, mode):
+    x = np.abs(rand(2, 3, 4, 5)) + 0.1
+    shape = {"UNIFORM": (1,), "CHANNEL": (3,), "ELEMENTWISE": (3, 4, 5)}[mode]
+    scale, shift, power = rand(*shape), rand(*shape), np.full(shape, 2.0, np.float32)
+    inp = net.add_input("x", F32, x.shape)
+    sc = net.add_scale(inp, getattr(trt.ScaleMode, mode), shift, scale, power)
+    bshape = {"UNIFORM": (1,), "CHANNEL": (3, 1, 1), "ELEMENTWISE": (3, 4, 5)}[mode]
+    want = (x * scale.reshape(bshape) + shift.reshape(bshape)) ** 2
+    np.testing.assert_allclose(run(net, {"x": x}, sc.get_output(0)), want, rtol=1e-5)
+
+
+def test_scale_shift_only_on_another_channel_axis(net):
+    x, shift = rand(2, 4, 3), rand(3)
+    inp = net.add_input("x", F32, x.shape)
+    sc = net.add_scale_nd(inp, trt.ScaleMode.CHANNEL, shift, None, None, 2)
+    np.testing.assert_allclose(run(net, {"x": x}, sc.get_output(0)), x + shift, rtol=1e-6)
+
+
+UNARY = {
+    "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt, "RECIP": lambda x: 1 / x, "ABS": abs, "NEG": lambda x: -x,
+    "SIN": np.sin, "COS": np.cos, "TAN": np.tan, "SINH": np.sinh, "COSH": np.cosh, "ASIN": np.arcsin,
+    "ACOS": np.arccos, "ATAN": np.arctan, "ASINH": np.arcsinh, "ACOSH": np.arccosh, "ATANH": np.arctanh,
+    "CEIL": np.ceil, "FLOOR": np.floor, "SIGN": np.sign, "ROUND": np.round,
+    "ERF": lambda x: np.vectorize(__import__("math").erf)(x),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY))
+def test_unary(net, op):
+    x = RNG.uniform(0.05, 0.95, (3, 4)).astype(np.float32)
+    if op == "ACOSH":
+        x = x + 1
+    if op in ("ROUND", "CEIL", "FLOOR", "SIGN", "NEG", "ABS"):
+        x = np.array([[-2.5, -1.5, -0.4, 0.0], [0.5, 1.5, 2.5, 3.7]], np.float32)
+    inp = net.add_input("x", F32, x.shape)
+    u = net.add_unary(inp, getattr(trt.UnaryOperation, op))
+    np.testing.assert_allclose(run(net, {"x": x}, u.get_output(0)), UNARY[op](x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+def test_unary_bool_results(net):
+    x = np.array([1.0, np.inf, np.nan, -np.inf], np.float32)
+    inp = net.add_input("x", F32, (4,))
+    outs = {op: net.add_unary(inp, getattr(trt.UnaryOperation, op)).get_output(0) for op in ("ISINF", "ISNAN")}
+    nt = net.add_unary(outs["ISNAN"], trt.UnaryOperation.NOT).get_output(0)
+    got = reference.evaluate(net, {"x": x}, outputs=[outs["ISINF"].name, outs["ISNAN"].name, nt.name])
+    np.testing.assert_array_equal(list(got.values()), [np.isinf(x), np.isnan(x), ~np.isnan(x)])
+
+
+def test_cast_identity_and_shape(net):
+    x = np.array([[-1.7, 0.2, 2.9]], np.float32)
+    inp = net.add_input("x", F32, (-1, 3))
+    cast = net.add_cast(inp, trt.int32).get_output(0)
+    half = net.add_cast(inp, trt.float16).get_output(0)
+    ident = net.add_identity(inp).get_output(0)
+    shp = net.add_shape(inp).get_output(0)
+    got = reference.evaluate(net, {"x": x}, outputs=[cast.name, half.name, ident.name, shp.name])
+    assert got[cast.name].dtype == np.int32 and got[half.name].dtype == np.float16
+    np.testing.assert_array_equal(got[cast.name], [[-1, 0, 2]])
+    np.testing.assert_array_equal(got[half.name], x.astype(np.float16))
+    np.testing.assert_array_equal(got[ident.name], x)
+    np.testing.assert_array_equal(got[shp.name], [1, 3])
+    assert got[shp.name].dtype == np.int64
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_concatenation(net, axis):
+    arrays = [rand(*[2 + i if a == axis else 3 for a in range(3)]) for i in range(3)]
+    inputs = [net.add_input(f"x{i}", F32, a.shape) for i, a in enumerate(arrays)]
+    cat = net.add_concatenation(inputs)
+    cat.axis = axis
+    got = run(net, {f"x{i}": a for i, a in enumerate(arrays)}, cat.get_output(0))
+    np.testing.assert_array_equal(got, np.concatenate(arrays, axis))
+
+
+def test_slice_static_and_strided(net):
+    x = rand(4, 6, 8)
+    inp = net.add_input("x", F32, x.shape)
+    sl = net.add_slice(inp, (1, 0, 7), (2, 3, 4), (2, 2, -2))
+    np.testing.assert_array_equal(run(net, {"x": x}, sl.get_output(0)), x[1:4:2, 0:6:2, 7::-2])
+
+
+@pytest.mark.parametrize("mode", ["WRAP", "CLAMP", "FILL", "REFLECT"])
+def test_slice_modes_outside_the_input(net, mode):
+    x = np.arange(5, dtype=np.float32).reshape(1, 5)
+    inp = net.add_input("x", F32, x.shape)
+    sl = net.add_slice(inp, (0, -3), (1, 11), (1, 1))
+    sl.mode = getattr(trt.SampleMode, mode)
+    if mode == "FILL":
+        sl.set_input(4, net.add_constant((), np.array(9.0, np.float32)).get_output(0))
+    got = run(net, {"x": x}, sl.get_output(0))
+    want = {"WRAP": [2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2], "CLAMP": [0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4],
+            "FILL": [9, 9, 9, 0, 1, 2, 3, 4, 9, 9, 9], "REFLECT": [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]}[mode]
+    np.testing.assert_array_equal(got, [want])
+
+
+def test_slice_dynamic_start_size_stride_and_axes(net):
+    x = rand(3, 8, 5)
+    inp = net.add_input("x", F32, (-1, 8, 5))
+    sl = net.add_slice(inp, (0,), (0,), (0,))
+    for i, v in [(1, [1]), (2, [3]), (3, [2])]:
+        sl.set_input(i, net.add_constant((1,), np.array(v, np.int64)).get_output(0))
+    sl.set_input(5, net.add_constant((1,), np.array([1], np.int64)).get_output(0))
+    np.testing.assert_array_equal(run(net, {"x": x}, sl.get_output(0)), x[:, 1:7:2])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_gather_default(net, axis):
+    x, index = rand(3, 4, 5), np.array([[2, 0], [1, 1]], np.int32)
+    inp = net.add_input("x", F32, x.shape)
+    g = net.add_gather(inp, net.add_constant(index.shape, index).get_output(0), axis)
+    np.testing.assert_array_equal(run(net, {"x": x}, g.get_output(0)), np.take(x, index, axis))
+
+
+def test_gather_element_and_nd(net):
+    x = rand(3, 4)
+    e_index = RNG.integers(0, 3, (2, 4)).astype(np.int32)
+    nd_index = np.array([[0, 1], [2, 3]], np.int32)
+    inp = net.add_input("x", F32, x.shape)
+    e = net.add_gather_v2(inp, net.add_constant(e_index.shape, e_index).get_output(0), trt.GatherMode.ELEMENT)
+    e.axis = 0
+    nd = net.add_gather_v2(inp, net.add_constant(nd_index.shape, nd_index).get_output(0), trt.GatherMode.ND)
+    got = reference.evaluate(net, {"x": x}, outputs=[e.get_output(0).name, nd.get_output(0).name])
+    np.testing.assert_array_equal(got[e.get_output(0).name], [[x[i, j] for j, i in enumerate(r)] for r in e_index])
+    np.testing.assert_array_equal(got[nd.get_output(0).name], [x[0, 1], x[2, 3]])
+
+
+def naive_deconv(x, w, stride, pre, post, groups):
+    n, c, h, wd = x.shape
+    _, kg, r, s = w.shape
+    y = np.zeros((n, kg * groups, (h - 1) * stride[0] + r, (wd - 1) * stride[1] + s))
+    cg = c // groups
+    for ci, i, j in itertools.product(range(c), range(h), range(wd)):
+        g = ci // cg
+        y[:, g * kg:(g + 1) * kg, i * stride[0]:i * stride[0] + r, j * stride[1]:j * stride[1] + s] += (
+            x[:, ci, i, j][:, None, None, None] * w[ci][None])
+    return y[:, :, pre[0]:y.shape[2] - post[0], pre[1]:y.shape[3] - post[1]]
+
+
+def test_deconvolution(net):
+    x, w, b = rand(2, 4, 3, 4), rand(4, 3, 3, 2), rand(6)
+    inp = net.add_input("x", F32, x.shape)
+    de = net.add_deconvolution_nd(inp, 6, (3, 2), w, b)
+    de.num_groups, de.stride_nd, de.pre_padding, de.post_padding = 2, (2, 3), (1, 0), (0, 1)
+    want = naive_deconv(x, w, (2, 3), (1, 0), (0, 1), 2) + b[None, :, None, None]
+    np.testing.assert_allclose(run(net, {"x": x}, de.get_output(0)), want, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_pads_and_crops(net):
+    x = rand(1, 2, 4, 5)
+    inp = net.add_input("x", F32, x.shape)
+    pad = net.add_padding_nd(inp, (1, -1), (2, 0))
+    np.testing.assert_array_equal(run(net, {"x": x}, pad.get_output(0)), np.pad(x, [(0, 0)] * 2 + [(1, 2), (0, 0)])[..., 1:])
+
+
+def test_select_prelu_squeeze_unsqueeze_einsum(net):
+    a, b = rand(2, 1, 3), rand(2, 1, 3)
+    ia, ib = net.add_input("a", F32, a.shape), net.add_input("b", F32, b.shape)
+    cond = net.add_elementwise(ia, ib, trt.ElementWiseOperation.GREATER).get_output(0)
+    sel = net.add_select(cond, ia, ib).get_output(0)
+    slope = net.add_constant((1, 1, 3), np.array([[[0.1, 0.2, 0.3]]], np.float32)).get_output(0)
+    prelu = net.add_parametric_relu(ia, slope).get_output(0)
+    axes = net.add_constant((1,), np.array([1], np.int64)).get_output(0)
+    sq = net.add_squeeze(ia, axes).get_output(0)
+    unsq = net.add_unsqueeze(sq, net.add_constant((1,), np.array([-1], np.int64)).get_output(0)).get_output(0)
+    ein = net.add_einsum([sq, sq], "ij,kj->ik").get_output(0)
+    got = reference.evaluate(net, {"a": a, "b": b}, outputs=[sel.name, prelu.name, sq.name, unsq.name, ein.name])
+    np.testing.assert_array_equal(got[sel.name], np.maximum(a, b))
+    np.testing.assert_allclose(got[prelu.name], np.where(a > 0, a, a * [0.1, 0.2, 0.3]), rtol=1e-6)
+    np.testing.assert_array_equal(got[sq.name], a[:, 0])
+    np.testing.assert_array_equal(got[unsq.name], a[:, 0, :, None])
+    np.testing.assert_allclose(got[ein.name], a[:, 0] @ a[:, 0].T, rtol=1e-5)
+
+
+def test_topk_values_and_indices(net):
+    x = rand(3, 6)
+    inp = net.add_input("x", F32, x.shape)
+    tk = net.add_topk(inp, trt.TopKOperation.MAX, 2, 0b10)
+    got = reference.evaluate(net, {"x": x}, outputs=[tk.get_output(0).name, tk.get_output(1).name])
+    order = np.argsort(-x, axis=1)[:, :2]
+    np.testing.assert_array_equal(got[tk.get_output(1).name], order)
+    np.testing.assert_array_equal(got[tk.get_output(0).name], np.take_along_axis(x, order, 1))
+
+
+def test_normalization_as_layer_norm(net):
+    x, gamma, beta = rand(2, 3, 4), rand(1, 1, 4), rand(1, 1, 4)
+    inp = net.add_input("x", F32, x.shape)
+    g, b = net.add_constant(gamma.shape, gamma).get_output(0), net.add_constant(beta.shape, beta).get_output(0)
+    norm = net.add_normalization(inp, g, b, 0b100)
+    norm.epsilon = 1e-5
+    xd = x.astype(np.float64)
+    want = (xd - xd.mean(-1, keepdims=True)) / np.sqrt(xd.var(-1, keepdims=True) + 1e-5) * gamma + beta
+    np.testing.assert_allclose(run(net, {"x": x}, norm.get_output(0)), want, rtol=1e-4, atol=1e-5)
+
+
+def test_cumulative_one_hot_non_zero_scatter(net):
+    x = np.array([[1, 0, 2], [0, 3, 0]], np.float32)
+    inp = net.add_input("x", F32, x.shape)
+    axis = net.add_constant((), np.array(1, np.int32)).get_output(0)
+    cum = net.add_cumulative(inp, axis, trt.CumulativeOperation.SUM, True, True).get_output(0)
+    index = net.add_constant((3,), np.array([0, 2, -1], np.int32)).get_output(0)
+    onoff = net.add_constant((2,), np.array([0.0, 5.0], np.float32)).get_output(0)
+    depth = net.add_constant((), np.array(4, np.int32)).get_output(0)
+    hot = net.add_one_hot(index, onoff, depth, -1).get_output(0)
+    nz = net.add_non_zero(inp).get_output(0)
+    sc_index = net.add_constant((1, 1), np.array([[1]], np.int32)).get_output(0)
+    updates = net.add_constant((1, 3), np.array([[7, 8, 9]], np.float32)).get_output(0)
+    sc = net.add_scatter(inp, sc_index, updates, trt.ScatterMode.ND).get_output(0)
+    got = reference.evaluate(net, {"x": x}, outputs=[cum.name, hot.name, nz.name, sc.name])
+    np.testing.assert_array_equal(got[cum.name], [[2, 2, 0], [3, 0, 0]])  # exclusive, reversed
+    np.testing.assert_array_equal(got[hot.name], [[5, 0, 0, 0], [0, 0, 5, 0], [0, 0, 0, 5]])
+    np.testing.assert_array_equal(got[nz.name], [[0, 0, 1], [0, 2, 1]])
+    np.testing.assert_array_equal(got[sc.name], [[1, 0, 2], [7, 8, 9]])
+
+
+def test_lrn_matches_tensorflow(net, tf):
+    x = rand(2, 7, 3, 3)
+    inp = net.add_input("x", F32, x.shape)
+    lrn = net.add_lrn(inp, 5, 1e-2, 0.75, 2.0)
+    want = tf.nn.local_response_normalization(x.transpose(0, 2, 3, 1), depth_radius=2, bias=2.0,
+                                               alpha=1e-2 / 5, beta=0.75).numpy().transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(run(net, {"x": x}, lrn.get_output(0)), want, rtol=1e-5)

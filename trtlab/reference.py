@@ -38,6 +38,12 @@ DTYPES = {
     "INT64": np.int64,
     "BOOL": np.bool_,
 }
+try:  # bfloat16 and FP8 have NumPy dtypes through ml_dtypes (a TensorFlow/JAX dependency)
+    import ml_dtypes
+
+    DTYPES.update(BF16=ml_dtypes.bfloat16, FP8=ml_dtypes.float8_e4m3fn)
+except ImportError:  # pragma: no cover
+    pass
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
 
@@ -77,8 +83,8 @@ def _weights(w) -> np.ndarray | None:
 
 
 def _compute(x: np.ndarray) -> np.ndarray:
-    """Float16 is computed in float32 (NumPy has no fast float16 kernels)."""
-    return x.astype(np.float32) if x.dtype == np.float16 else x
+    """Reduced precision floats are computed in float32 (NumPy has no fast float16 kernels)."""
+    return x.astype(np.float32) if x.dtype.kind == "f" and x.itemsize < 4 or x.dtype.kind == "V" else x
 
 
 def _input(layer, values, i: int):
@@ -358,12 +364,18 @@ def shape(layer, values):
 
 def gather(layer, values):
     data, index = _input(layer, values, 0), _input(layer, values, 1).astype(np.int64)
-    mode, axis = layer.mode.name, layer.axis
-    if mode == "DEFAULT" and layer.num_elementwise_dims == 0:
-        return np.take(data, index, axis=axis)
+    mode, axis, batch = layer.mode.name, layer.axis, layer.num_elementwise_dims
     if mode == "ELEMENT":
         return np.take_along_axis(data, index, axis=axis)
-    raise _Unsupported(f"gather mode {mode} with num_elementwise_dims={layer.num_elementwise_dims}")
+    if batch:  # the first `batch` dimensions pair data and indices one to one
+        return np.stack([_gather(mode, d, i, axis - 1) for d, i in zip(data, index)])
+    return _gather(mode, data, index, axis)
+
+
+def _gather(mode, data, index, axis):
+    if mode == "DEFAULT":
+        return np.take(data, index, axis=axis)
+    return data[tuple(np.moveaxis(index, -1, 0))]  # ND: the last index axis addresses data's first axes
 
 
 def slice_(layer, values):
@@ -372,9 +384,10 @@ def slice_(layer, values):
     start = list(dyn[0]) if dyn[0] is not None else list(layer.start)
     size = list(dyn[1]) if dyn[1] is not None else list(layer.shape)
     stride = list(dyn[2]) if dyn[2] is not None else list(layer.stride)
-    if dyn[4] is not None:  # axes input: start/size/stride name only these axes
+    axes = dyn[4] if dyn[4] is not None else layer.axes
+    if axes is not None:  # start/size/stride name only these axes
         full = [[0] * x.ndim, list(x.shape), [1] * x.ndim]
-        for j, ax in enumerate(int(a) % x.ndim for a in dyn[4]):
+        for j, ax in enumerate(int(a) % x.ndim for a in axes):
             full[0][ax], full[1][ax], full[2][ax] = start[j], size[j], stride[j]
         start, size, stride = full
     mode = layer.mode.name
@@ -405,6 +418,132 @@ def slice_(layer, values):
     return x[np.ix_(*index)] if index else x
 
 
+# ---------------------------------------------------------------- more layers
+
+
+def padding(layer, values):
+    """Zero padding of the last dimensions; a negative padding crops."""
+    x = _input(layer, values, 0)
+    pre, post = list(layer.pre_padding_nd), list(layer.post_padding_nd)
+    lead = x.ndim - len(pre)
+    x = np.pad(x, [(0, 0)] * lead + [(max(a, 0), max(b, 0)) for a, b in zip(pre, post)])
+    crop = tuple(slice(max(-a, 0), n - max(-b, 0)) for a, b, n in zip(pre, post, x.shape[lead:]))
+    return x[(Ellipsis,) + crop]
+
+
+def deconvolution(layer, values):
+    """Transposed convolution: each input pixel scatters the kernel, strided and dilated, then crop."""
+    x = _compute(_input(layer, values, 0))
+    k, b = _input(layer, values, 1), _input(layer, values, 2)
+    groups, maps = layer.num_groups, layer.num_output_maps
+    window = list(layer.kernel_size_nd)
+    nd, c = len(window), x.shape[1]
+    k = _compute(k if k is not None else _weights(layer.kernel).reshape(c, maps // groups, *window))
+    b = b if b is not None else _weights(layer.bias)
+    if layer.padding_mode.name.startswith("SAME"):
+        raise _Unsupported(f"padding mode {layer.padding_mode.name} of a deconvolution")
+    stride, dilation = list(layer.stride_nd)[:nd], list(layer.dilation_nd)[:nd]
+    pre, post = list(layer.pre_padding)[:nd], list(layer.post_padding)[:nd]
+    full = [(i - 1) * s + d * (w - 1) + 1 for i, s, d, w in zip(x.shape[2:], stride, dilation, window)]
+    y = np.zeros((x.shape[0], maps, *full), dtype=x.dtype)
+    cg, kg = c // groups, maps // groups
+    for g in range(groups):
+        xg = x[:, g * cg:(g + 1) * cg]
+        for tap in np.ndindex(*window):
+            at = tuple(slice(t * d, t * d + s * (i - 1) + 1, s) for t, d, s, i in zip(tap, dilation, stride, x.shape[2:]))
+            contrib = np.tensordot(xg, k[(slice(g * cg, (g + 1) * cg), slice(None)) + tap], axes=([1], [0]))  # (N, *in, Kg)
+            y[(slice(None), slice(g * kg, (g + 1) * kg)) + at] += np.moveaxis(contrib, -1, 1)
+    y = y[(Ellipsis,) + tuple(slice(a, n - q) for a, q, n in zip(pre, post, full))]
+    return y if b is None else y + _compute(np.asarray(b)).reshape((1, -1) + (1,) * nd)
+
+
+def select(layer, values):
+    return np.where(_input(layer, values, 0), _input(layer, values, 1), _input(layer, values, 2))
+
+
+def parametric_relu(layer, values):
+    x, slope = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
+    return np.where(x >= 0, x, slope * x)
+
+
+def squeeze(layer, values):
+    x = _input(layer, values, 0)
+    return np.squeeze(x, axis=tuple(int(a) % x.ndim for a in _input(layer, values, 1).reshape(-1)))
+
+
+def unsqueeze(layer, values):
+    return np.expand_dims(_input(layer, values, 0), tuple(int(a) for a in _input(layer, values, 1).reshape(-1)))
+
+
+def einsum(layer, values):
+    inputs = [_compute(_input(layer, values, i)) for i in range(layer.num_inputs)]
+    return np.einsum(layer.equation, *inputs, optimize=True)
+
+
+def topk(layer, values):
+    x = _compute(_input(layer, values, 0))
+    k = _input(layer, values, 1)
+    k = layer.k if k is None else int(np.asarray(k).reshape(()))
+    [axis] = _axes(layer.axes, x.ndim)
+    key = -x if layer.op.name == "MAX" else x
+    index = np.take(np.argsort(key, axis=axis, kind="stable"), np.arange(k), axis=axis)
+    return np.take_along_axis(x, index, axis=axis), index
+
+
+def normalization(layer, values):
+    """(x - mean) / sqrt(var + epsilon) * scale + bias over the axes (per group of channels)."""
+    x = _compute(_input(layer, values, 0))
+    gamma, beta = _compute(_input(layer, values, 1)), _compute(_input(layer, values, 2))
+    axes, groups = _axes(layer.axes, x.ndim), layer.num_groups
+    xs = x.reshape(x.shape[0], groups, -1, *x.shape[2:]) if groups > 1 else x
+    axes = tuple(a + 1 for a in axes) + (2,) if groups > 1 else axes
+    mean = xs.mean(axis=axes, keepdims=True)
+    var = ((xs - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = ((xs - mean) / np.sqrt(var + layer.epsilon)).reshape(x.shape)
+    return y * gamma + beta
+
+
+def cumulative(layer, values):
+    x = _compute(_input(layer, values, 0))
+    axis = int(np.asarray(_input(layer, values, 1)).reshape(()))
+    x = np.flip(x, axis) if layer.reverse else x
+    y = np.cumsum(x, axis=axis)
+    if layer.exclusive:
+        y = y - x
+    return np.flip(y, axis) if layer.reverse else y
+
+
+def one_hot(layer, values):
+    index, on_off, depth = (_input(layer, values, i) for i in range(3))
+    depth = int(np.asarray(depth).reshape(()))
+    axis = layer.axis % (index.ndim + 1)
+    hot = np.expand_dims(index % depth, axis) == np.arange(depth).reshape((-1,) + (1,) * (index.ndim - axis))
+    return np.where(hot, on_off[1], on_off[0])
+
+
+def non_zero(layer, values):
+    return np.array(np.nonzero(_input(layer, values, 0)), dtype=np.int64).reshape(_input(layer, values, 0).ndim, -1)
+
+
+def lrn(layer, values):
+    """Across channels, as ONNX LRN: x / (k + alpha / n * sum of x² over n channels) ** beta."""
+    x = _compute(_input(layer, values, 0))
+    n = layer.window_size
+    sq = np.pad(x * x, [(0, 0), ((n - 1) // 2, n // 2)] + [(0, 0)] * (x.ndim - 2))
+    total = sliding_window_view(sq, n, axis=1).sum(axis=-1)
+    return x / (layer.k + layer.alpha / n * total) ** layer.beta
+
+
+def scatter(layer, values):
+    data, index, updates = (_input(layer, values, i) for i in range(3))
+    out = data.copy()
+    if layer.mode.name == "ELEMENT":
+        np.put_along_axis(out, index.astype(np.int64), updates, axis=layer.axis)
+    else:  # ND: the last index axis addresses data's first axes
+        out[tuple(np.moveaxis(index.astype(np.int64), -1, 0))] = updates
+    return out
+
+
 # Layer type name -> (the ILayer subclass to cast to, the NumPy function).
 LAYERS: dict[str, tuple[str, Callable]] = {
     "ACTIVATION": ("IActivationLayer", activation),
@@ -412,18 +551,32 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "CONCATENATION": ("IConcatenationLayer", concatenation),
     "CONSTANT": ("IConstantLayer", constant),
     "CONVOLUTION": ("IConvolutionLayer", convolution),
+    "CUMULATIVE": ("ICumulativeLayer", cumulative),
+    "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
+    "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
     "GATHER": ("IGatherLayer", gather),
     "IDENTITY": ("IIdentityLayer", identity),
+    "LRN": ("ILRNLayer", lrn),
     "MATRIX_MULTIPLY": ("IMatrixMultiplyLayer", matrix_multiply),
+    "NON_ZERO": ("INonZeroLayer", non_zero),
+    "NORMALIZATION": ("INormalizationLayer", normalization),
+    "ONE_HOT": ("IOneHotLayer", one_hot),
+    "PADDING": ("IPaddingLayer", padding),
+    "PARAMETRIC_RELU": ("IParametricReLULayer", parametric_relu),
     "POOLING": ("IPoolingLayer", pooling),
     "REDUCE": ("IReduceLayer", reduce),
     "SCALE": ("IScaleLayer", scale),
+    "SCATTER": ("IScatterLayer", scatter),
+    "SELECT": ("ISelectLayer", select),
     "SHAPE": ("IShapeLayer", shape),
     "SHUFFLE": ("IShuffleLayer", shuffle),
     "SLICE": ("ISliceLayer", slice_),
     "SOFTMAX": ("ISoftMaxLayer", softmax),
+    "SQUEEZE": ("ISqueezeLayer", squeeze),
+    "TOPK": ("ITopKLayer", topk),
     "UNARY": ("IUnaryLayer", unary),
+    "UNSQUEEZE": ("IUnsqueezeLayer", unsqueeze),
 }
 
 
@@ -551,7 +704,11 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
         except _Unsupported as exc:
             raise UnsupportedLayer(layer, kind, index, str(exc)) from None
         r = np.asarray(r).astype(dtype, copy=False)
-        declared = list(t.shape)
+        try:
+            declared = list(t.shape)
+        except RuntimeError:
+            raise UserError(f"layer {index} {layer.name!r} ({kind}): TensorRT cannot infer the shape of "
+                            f"{t.name!r}, so this network is not valid (the TensorRT log says why)") from None
         if r.ndim != len(declared) or any(d != -1 and d != n for d, n in zip(declared, r.shape)):
             raise UserError(
                 f"layer {index} {layer.name!r} ({kind}) gave {t.name!r} the shape {_dims(r.shape)} "
