@@ -38,10 +38,9 @@ class Graph:
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from .models import _tf as quiet_tf  # one place that imports TensorFlow without its C++ chatter
 
-    return tf
+    return quiet_tf()
 
 
 def _tensor(name: str) -> str:

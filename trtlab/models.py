@@ -36,10 +36,34 @@ LAYERS = ("conv1", "conv2", "fc1", "fc2")
 
 
 def _tf():
-    """Import TensorFlow quietly (its C++ INFO lines are noise in a notebook)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    """Import TensorFlow quietly.
 
+    TensorFlow 2.21's C++ side writes INFO lines (oneDNN, CPU features, "All log messages
+    before absl::InitializeLog() …") straight to file descriptor 2 while it loads, and
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer silences all of them. We point fd 2 at a temporary file
+    for the import only, and replay what it caught if the import fails.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            caught.seek(0)
+            sys.stderr.write(caught.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     return tf
 
 
