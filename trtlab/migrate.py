@@ -166,6 +166,8 @@ def severity(rule: Rule, target: str) -> str:
         return "advice"
     if rule.package != "TensorRT":
         return "warning"
+    if target == "rtx" and rule.absent_in_rtx:
+        return "error"
     major = 10 if target == "10" else 11           # TensorRT-RTX has no weak typing: like 11
     if rule.removed and _version(rule.removed)[0] <= major:
         return "error"

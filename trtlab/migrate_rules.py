@@ -31,7 +31,7 @@ and the cuda-bindings 13.0.0 release notes (cuda.cudart removed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Mechanical --fix kinds (see trtlab.migrate): "rename" replaces the attribute name by
 # ``fix_to``; "cuda_import" rewrites ``from cuda import cudart``.
@@ -52,7 +52,7 @@ class Rule:
     replacement_10: str | None = None   # when the replacement differs on TensorRT 10
     package: str = "TensorRT"    # whose versions ``deprecated``/``removed`` are
     group: str = ""
-    aliases: tuple[str, ...] = field(default_factory=tuple)
+    absent_in_rtx: bool = False  # not removed from TensorRT, but TensorRT-RTX never had it / dropped it
 
 
 _IO = "set_tensor_address(name, ptr) for every I/O tensor + execute_async_v3(stream)"
@@ -73,8 +73,8 @@ RULES: list[Rule] = [
          "NetworkDefinitionCreationFlag.EXPLICIT_BATCH",
          "builder.create_network() (no flag needed)",
          "10.0", None,
-         "explicit batch is the only mode since 10.0; the flag is ignored",
-         group="network"),
+         "explicit batch is the only mode since 10.0; the flag is ignored (TensorRT-RTX 1.x no longer has it)",
+         absent_in_rtx=True, group="network"),
     Rule("add-convolution", "network", "add_convolution", "network.add_convolution",
          "network.add_convolution_nd (same arguments)", "7.x", "10.0",
          "the 2-D-only layer API was superseded by the N-d one", fix_to="add_convolution_nd",
@@ -166,7 +166,7 @@ RULES: list[Rule] = [
     Rule("builder-fast-int8", "builder", "platform_has_fast_int8", "builder.platform_has_fast_int8",
          "explicit quantization (ask CUDA for the device's capabilities if needed)", "10.5", "11.0",
          "with strong typing the network's types decide precision, not the platform", group="precision"),
-    *[Rule(f"flag-{f.lower()}", "trt", f"BuilderFlag.{f}", f"BuilderFlag.{f}", rep, "10.12", "11.0",
+    *[Rule(f"flag-{f.lower().replace('_', '-')}", "trt", f"BuilderFlag.{f}", f"BuilderFlag.{f}", rep, "10.12", "11.0",
            "TensorRT 11 removes weak typing: precision comes from the network's types",
            group="precision")
       for f, rep in [("FP16", _STRONG), ("BF16", _STRONG), ("FP8", _QDQ), ("INT8", _QDQ),
