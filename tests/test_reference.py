@@ -693,3 +693,81 @@ def test_lrn_matches_tensorflow(net, tf):
     want = tf.nn.local_response_normalization(x.transpose(0, 2, 3, 1), depth_radius=2, bias=2.0,
                                                alpha=1e-2 / 5, beta=0.75).numpy().transpose(0, 3, 1, 2)
     np.testing.assert_allclose(run(net, {"x": x}, lrn.get_output(0)), want, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- ONNX models parsed by TensorRT vs onnxruntime
+
+
+def _parsed(model):
+    builder = trt.Builder(backend.logger(trt))
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, backend.logger(trt))
+    assert parser.parse(model.SerializeToString()), [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    return builder, parser, network
+
+
+def _onnx(nodes, inputs, outputs, initializers, opset=17):
+    from onnx import TensorProto, helper, numpy_helper
+    graph = helper.make_graph(
+        nodes, "test", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in initializers.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_parsed_onnx_model_matches_onnxruntime():
+    """What the ONNX parser makes of Conv, BatchNorm, pools (ceil mode, padding counted), Gemm,
+    shape arithmetic (Shape/Gather/Concat/Reshape), Slice and ConvTranspose."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import helper
+    x = rand(3, 4, 11, 10)
+    c = dict(w1=rand(6, 2, 3, 3) * 0.3, b1=rand(6), s=np.abs(rand(6)) + 0.5, bb=rand(6), m=rand(6),
+             v=np.abs(rand(6)) + 0.5, wf=rand(7, 36) * 0.3, bf=rand(7), zero=np.array(0), ax0=np.array([0]),
+             m1=np.array([-1]), st=np.array([1]), en=np.array([9]), axs=np.array([1]), stp=np.array([3]),
+             wt=rand(6, 3, 3, 3) * 0.3)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2], group=2),
+        helper.make_node("BatchNormalization", ["c1", "s", "bb", "m", "v"], ["bn"]),
+        helper.make_node("Relu", ["bn"], ["r1"]),
+        helper.make_node("AveragePool", ["r1"], ["p1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2], count_include_pad=1),
+        helper.make_node("MaxPool", ["p1"], ["p2"], kernel_shape=[2, 2], strides=[1, 1], ceil_mode=1),
+        helper.make_node("Flatten", ["p2"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["g"], transB=1),
+        helper.make_node("LeakyRelu", ["g"], ["lr"], alpha=0.2),
+        helper.make_node("Softmax", ["lr"], ["y"], axis=-1),
+        helper.make_node("ReduceMean", ["lr"], ["rm"], keepdims=1),
+        helper.make_node("Shape", ["x"], ["sh"]),
+        helper.make_node("Gather", ["sh", "zero"], ["n0"], axis=0),
+        helper.make_node("Unsqueeze", ["n0", "ax0"], ["n1"]),
+        helper.make_node("Concat", ["n1", "m1"], ["newshape"], axis=0),
+        helper.make_node("Reshape", ["lr", "newshape"], ["rs"]),
+        helper.make_node("Sigmoid", ["rs"], ["sg"]),
+        helper.make_node("Slice", ["sg", "st", "en", "axs", "stp"], ["sl"]),
+        helper.make_node("ConvTranspose", ["p1", "wt"], ["ct"], strides=[2, 2], pads=[0, 1, 1, 0]),
+    ]
+    outputs = ["y", "rm", "sl", "ct", "p2"]
+    model = _onnx(nodes, [("x", ["N", 4, 11, 10])], outputs, c)
+    want = ort.InferenceSession(model.SerializeToString()).run(outputs, {"x": x})
+    _, _, network = _parsed(model)
+    got = reference.evaluate(network, {"x": x})
+    for name, w in zip(outputs, want):
+        np.testing.assert_allclose(got[name], w, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("mode,transform,sizes", [
+    ("nearest", "asymmetric", False), ("nearest", "half_pixel", True), ("linear", "half_pixel", False),
+    ("linear", "align_corners", True), ("cubic", "half_pixel", False), ("cubic", "asymmetric", True),
+])
+def test_parsed_resize_matches_onnxruntime(mode, transform, sizes):
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import helper
+    x = rand(2, 3, 5, 4)
+    attrs = dict(mode=mode, coordinate_transformation_mode=transform)
+    if sizes:
+        node, init = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], **attrs), {"sizes": np.array([2, 3, 3, 7])}
+    else:
+        node, init = helper.make_node("Resize", ["x", "", "scales"], ["y"], **attrs), {"scales": np.array([1, 1, 2, 1.5], np.float32)}
+    model = _onnx([node], [("x", list(x.shape))], ["y"], init, opset=13)
+    want = ort.InferenceSession(model.SerializeToString()).run(["y"], {"x": x})[0]
+    _, _, network = _parsed(model)
+    np.testing.assert_allclose(reference.evaluate(network, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)

@@ -544,6 +544,66 @@ def scatter(layer, values):
     return out
 
 
+def resize(layer, values):
+    """Nearest, linear or cubic resize, one axis after the other (as ONNX Resize defines them)."""
+    x = _compute(_input(layer, values, 0))
+    size = _input(layer, values, 1)
+    scales = list(layer.scales)
+    if size is not None and size.dtype.kind == "f":
+        scales, size = [float(v) for v in size], None
+    if scales:
+        out = [int(math.floor(n * f)) for n, f in zip(x.shape, scales)]
+    else:
+        # (the output tensor's shape rather than layer.shape, which logs a warning when read)
+        static = list(layer.get_output(0).shape)
+        out = [int(v) for v in (size if size is not None else layer.shape if -1 in static else static)]
+        scales = [o / n if n else 1.0 for o, n in zip(out, x.shape)]
+    for axis, (n, o, f) in enumerate(zip(x.shape, out, scales)):
+        if n != o or f != 1:
+            index, weight = _resize_taps(layer, n, o, f)
+            shape = [1] * x.ndim
+            shape[axis] = o
+            x = sum(np.take(x, index[:, t], axis=axis) * weight[:, t].reshape(shape).astype(x.dtype)
+                    for t in range(index.shape[1]))
+    return x
+
+
+def _resize_taps(layer, n, o, f):
+    """For each of ``o`` output positions: the input indices it reads and their weights."""
+    i = np.arange(o, dtype=np.float64)
+    mode = layer.coordinate_transformation.name
+    if mode == "ALIGN_CORNERS":
+        pos = i * (n - 1) / (o - 1) if o > 1 else i * 0
+    elif mode == "HALF_PIXEL":
+        pos = (i + 0.5) / f - 0.5
+        if o == 1 and layer.selector_for_single_pixel.name == "UPPER":
+            pos = i * 0
+    else:  # ASYMMETRIC
+        pos = i / f
+    kind = layer.resize_mode.name
+    if kind == "NEAREST":
+        rounding = {"HALF_UP": lambda p: np.floor(p + 0.5), "HALF_DOWN": lambda p: np.ceil(p - 0.5),
+                    "FLOOR": np.floor, "CEIL": np.ceil}[layer.nearest_rounding.name]
+        return np.clip(rounding(pos), 0, n - 1).astype(np.int64)[:, None], np.ones((o, 1))
+    if kind == "LINEAR":
+        pos = np.clip(pos, 0, n - 1)
+        low = np.floor(pos)
+        frac = (pos - low)[:, None]
+        index = np.clip(low[:, None] + [0, 1], 0, n - 1).astype(np.int64)
+        return index, np.concatenate([1 - frac, frac], axis=1)
+    if kind == "CUBIC":
+        a = layer.cubic_coeff
+        index = np.floor(pos)[:, None] + [-1, 0, 1, 2]
+        d = np.abs(pos[:, None] - index)
+        weight = np.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
+                          np.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, 0))
+        if layer.exclude_outside:
+            weight = np.where((index >= 0) & (index < n), weight, 0)
+            weight = weight / weight.sum(axis=1, keepdims=True)
+        return np.clip(index, 0, n - 1).astype(np.int64), weight
+    raise _Unsupported(f"resize mode {kind}")
+
+
 # Layer type name -> (the ILayer subclass to cast to, the NumPy function).
 LAYERS: dict[str, tuple[str, Callable]] = {
     "ACTIVATION": ("IActivationLayer", activation),
@@ -566,6 +626,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "PARAMETRIC_RELU": ("IParametricReLULayer", parametric_relu),
     "POOLING": ("IPoolingLayer", pooling),
     "REDUCE": ("IReduceLayer", reduce),
+    "RESIZE": ("IResizeLayer", resize),
     "SCALE": ("IScaleLayer", scale),
     "SCATTER": ("IScatterLayer", scatter),
     "SELECT": ("ISelectLayer", select),
