@@ -1,0 +1,31 @@
+"""Chapters 4 and 5 executed with papermill; assertions on the build times, sizes and refusals they record."""
+from __future__ import annotations
+
+import pytest
+
+from trtlab import backend
+
+pytestmark = pytest.mark.notebook
+RTX = backend.name_of(backend.load()) == "tensorrt_rtx"
+
+
+def test_04_build_engine(run_notebook):
+    rec = run_notebook("04_build_engine", MAX_BATCH=32, SWEEP_BATCHES=[1, 32, 128], SWEEP_LEVELS=[0, 3]).records
+    assert 500_000 < rec["lenet_engine_bytes"] < 20_000_000  # LeNet's 431k FP32 weights are ~1.7 MB
+    assert 0 < rec["lenet_build_seconds"] < 60
+    assert rec["api_present"]["builder.build_serialized_network"] and rec["api_present"]["config.set_memory_pool_limit"]
+    assert not rec["api_present"]["builder.build_cuda_engine"] and not rec["api_present"]["builder.max_batch_size"]
+    assert not rec["api_present"]["config.max_workspace_size"]
+    sweep = rec["sweep"]
+    assert [r["max_batch"] for r in sweep if r["opt_level"] == 3] == [1, 32, 128]
+    assert {r["opt_level"] for r in sweep if r["max_batch"] == 32} == {0, 3}
+    assert all(r["build_s"] > 0 and r["size_bytes"] > 500_000 for r in sweep)
+    # strongly typed FP16: weights in half precision make the plan markedly smaller
+    assert rec["fp16_engine_bytes"] < rec["fp32_engine_bytes"]
+    assert 0.3 < rec["fp16_size_ratio"] < 0.8
+    assert [r["precision"] for r in rec["explorer_rows"]] == ["fp16", "fp32"]
+    assert rec["lenet_engine_file"] == "lenet.engine"
+    if RTX:
+        assert rec["aot_targets"] == ["SM86", "SM89", "SM120"]
+        assert {"8.6", "8.9", "12.0"} <= set(rec["default_targets"])
+        assert rec["timing_cache_written"] is False and rec["has_runtime_cache_api"] is True
