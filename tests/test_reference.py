@@ -771,3 +771,57 @@ def test_parsed_resize_matches_onnxruntime(mode, transform, sizes):
     want = ort.InferenceSession(model.SerializeToString()).run(["y"], {"x": x})[0]
     _, _, network = _parsed(model)
     np.testing.assert_allclose(reference.evaluate(network, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)
+
+
+def _onnx_cases():
+    from onnx import TensorProto, helper, numpy_helper
+    n = helper.make_node
+    x = rand(2, 3, 4, 5)
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    return {  # name: (nodes, initializers, feeds, opset)
+        "Range": ([n("Shape", ["x"], ["s"]), n("Gather", ["s", "k"], ["e"], axis=0), n("Range", ["z", "e", "o"], ["r"]),
+                   n("Cast", ["r"], ["y"], to=TensorProto.FLOAT)], dict(k=np.array(3), z=np.array(0), o=np.array(2)), x, 18),
+        "Expand": ([n("Expand", ["x", "s"], ["y"])], dict(s=i64(2, 3, 4, 5)), rand(1, 3, 1, 5), 18),
+        "Tile": ([n("Tile", ["x", "r"], ["y"])], dict(r=i64(1, 2, 1, 3)), x, 18),
+        "PadReflect": ([n("Pad", ["x", "p"], ["y"], mode="reflect")], dict(p=i64(0, 0, 1, 2, 0, 0, 2, 1)), x, 18),
+        "PadEdge": ([n("Pad", ["x", "p"], ["y"], mode="edge")], dict(p=i64(0, 0, 1, 2, 0, 0, 2, 1)), x, 18),
+        "PadConstant": ([n("Pad", ["x", "p", "v"], ["y"])], dict(p=i64(0, 1, 0, 2, 0, 0, 2, 1), v=np.array(3.0, np.float32)), x, 18),
+        "Where": ([n("Greater", ["x", "t"], ["c"]), n("Where", ["c", "x", "t"], ["y"])], dict(t=np.array([0.1], np.float32)), x, 18),
+        "ArgMax": ([n("ArgMax", ["x"], ["a"], axis=2), n("Cast", ["a"], ["y"], to=TensorProto.FLOAT)], {}, x, 18),
+        "LayerNormalization": ([n("LayerNormalization", ["x", "g", "b"], ["y"], axis=-2)], dict(g=rand(4, 5), b=rand(4, 5)), x, 18),
+        "InstanceNormalization": ([n("InstanceNormalization", ["x", "g", "b"], ["y"])], dict(g=rand(3), b=rand(3)), x, 18),
+        "GroupNormalization": ([n("GroupNormalization", ["x", "g", "b"], ["y"], num_groups=3)], dict(g=rand(6), b=rand(6)),
+                               rand(2, 6, 4, 5), 21),
+        "CumSum": ([n("CumSum", ["x", "a"], ["y"], exclusive=1)], dict(a=np.array(2)), x, 18),
+        "DepthToSpace": ([n("DepthToSpace", ["x"], ["y"], blocksize=2)], {}, rand(2, 8, 3, 4), 18),
+        "Split": ([n("Split", ["x", "s"], ["y", "y2"], axis=3)], dict(s=i64(2, 3)), x, 18),
+        "TopK": ([n("TopK", ["x", "k"], ["y", "i"], largest=0)], dict(k=i64(3)), x, 18),
+        "LogSoftmax": ([n("LogSoftmax", ["x"], ["y"], axis=1)], {}, x, 18),
+        "PRelu": ([n("PRelu", ["x", "s"], ["y"])], dict(s=rand(3, 1, 1)), x, 18),
+        "GlobalAveragePool": ([n("GlobalAveragePool", ["x"], ["y"])], {}, x, 18),
+        "Mod": ([n("Mod", ["x", "m"], ["y"], fmod=1)], dict(m=np.array([0.7], np.float32)), x, 18),
+        "Gelu": ([n("Gelu", ["x"], ["y"], approximate="tanh")], {}, x, 20),
+        "ConstantOfShape": ([n("Shape", ["x"], ["s"]), n("ConstantOfShape", ["s"], ["c"],
+                             value=numpy_helper.from_array(np.array([2.5], np.float32))), n("Add", ["x", "c"], ["y"])], {}, x, 18),
+        "MaxPool3d": ([n("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 3], strides=[1, 2, 1], pads=[0, 1, 1, 1, 0, 1])], {},
+                      rand(1, 2, 4, 5, 6), 18),
+        "AveragePoolCeil": ([n("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)], {}, x, 18),
+        "Conv1d": ([n("Conv", ["x", "w"], ["y"], pads=[2, 1], strides=[2], dilations=[2])], dict(w=rand(4, 3, 3)), rand(2, 3, 11), 18),
+        "DepthwiseSameUpper": ([n("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2], group=3)],
+                               dict(w=rand(3, 1, 3, 3)), x, 18),
+        "IntegerDiv": ([n("Cast", ["x"], ["i"], to=TensorProto.INT32), n("Div", ["i", "d"], ["q"]),
+                        n("Cast", ["q"], ["y"], to=TensorProto.FLOAT)], dict(d=np.array([3], np.int32)), x * 10, 18),
+        "GatherND": ([n("GatherND", ["x", "i"], ["y"], batch_dims=1)], dict(i=i64(0, 1, 2, 3, 1, 0, 0, 0).reshape(2, 2, 2)), x, 18),
+        "ScatterElements": ([n("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
+                            dict(i=RNG.integers(0, 3, (2, 1, 4, 5)), u=rand(2, 1, 4, 5)), x, 18),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_onnx_cases()))
+def test_parsed_onnx_operator_matches_onnxruntime(case):
+    ort = pytest.importorskip("onnxruntime")
+    nodes, initializers, x, opset = _onnx_cases()[case]
+    model = _onnx(nodes, [("x", list(x.shape))], [nodes[-1].output[0]], initializers, opset=opset)
+    want = ort.InferenceSession(model.SerializeToString()).run(["y"], {"x": x})[0]
+    _, _, network = _parsed(model)
+    np.testing.assert_allclose(reference.evaluate(network, {"x": x})["y"], want, rtol=1e-5, atol=2e-6)

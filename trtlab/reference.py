@@ -544,6 +544,23 @@ def scatter(layer, values):
     return out
 
 
+def fill(layer, values):
+    """LINSPACE fill (what ONNX Range becomes): alpha + the sum over axes of index * delta."""
+    if layer.operation.name != "LINSPACE":
+        raise _Unsupported(f"fill operation {layer.operation.name} (random numbers cannot be reproduced)")
+    size = _input(layer, values, 0)
+    shape = [int(v) for v in (size if size is not None else layer.shape)]
+    alpha, beta = _input(layer, values, 1), _input(layer, values, 2)
+    alpha = layer.alpha if alpha is None else np.asarray(alpha).reshape(())
+    if beta is None:
+        if len(shape) != 1:
+            raise _Unsupported("a LINSPACE fill of rank > 1 without a delta tensor")
+        beta = [layer.beta]
+    beta = np.asarray(beta).reshape(-1)
+    return sum((np.arange(n).reshape([-1 if j == a else 1 for j in range(len(shape))]) * beta[a]
+                for a, n in enumerate(shape)), np.full(shape, alpha))
+
+
 def resize(layer, values):
     """Nearest, linear or cubic resize, one axis after the other (as ONNX Resize defines them)."""
     x = _compute(_input(layer, values, 0))
@@ -615,6 +632,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
     "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
+    "FILL": ("IFillLayer", fill),
     "GATHER": ("IGatherLayer", gather),
     "IDENTITY": ("IIdentityLayer", identity),
     "LRN": ("ILRNLayer", lrn),
