@@ -812,6 +812,8 @@ def _onnx_cases():
         "IntegerDiv": ([n("Cast", ["x"], ["i"], to=TensorProto.INT32), n("Div", ["i", "d"], ["q"]),
                         n("Cast", ["q"], ["y"], to=TensorProto.FLOAT)], dict(d=np.array([3], np.int32)), x * 10, 18),
         "GatherND": ([n("GatherND", ["x", "i"], ["y"], batch_dims=1)], dict(i=i64(0, 1, 2, 3, 1, 0, 0, 0).reshape(2, 2, 2)), x, 18),
+        "QuantizeDequantize": ([n("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1), n("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1)],
+                               dict(s=np.array([0.02, 0.05, 0.1], np.float32), z=np.zeros(3, np.int8)), x * 3, 19),
         "ScatterElements": ([n("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
                             dict(i=RNG.integers(0, 3, (2, 1, 4, 5)), u=rand(2, 1, 4, 5)), x, 18),
     }

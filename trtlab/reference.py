@@ -561,6 +561,37 @@ def fill(layer, values):
                 for a, n in enumerate(shape)), np.full(shape, alpha))
 
 
+def _per_axis(scale, x, axis):
+    """A quantization scale (or zero point) shaped to broadcast against ``x``."""
+    scale = _compute(np.asarray(scale))
+    if scale.ndim == x.ndim:  # block quantization: each scale covers a block
+        return np.broadcast_to(scale, x.shape) if scale.shape == x.shape else np.kron(
+            scale, np.ones([n // m for n, m in zip(x.shape, scale.shape)], scale.dtype))
+    if scale.size == 1:
+        return scale.reshape(())
+    return scale.reshape([-1 if j == axis % x.ndim else 1 for j in range(x.ndim)])
+
+
+def quantize(layer, values):
+    x = _compute(_input(layer, values, 0))
+    scale = _per_axis(_input(layer, values, 1), x, layer.axis)
+    zero = _input(layer, values, 2)
+    dtype = numpy_dtype(layer.get_output(0).dtype)
+    q = x / scale
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        q = np.round(q) + (0 if zero is None else _per_axis(zero, x, layer.axis))
+        return np.clip(q, info.min, info.max)
+    return np.clip(q, -448, 448)  # FP8 E4M3 saturates
+
+
+def dequantize(layer, values):
+    x = _compute(_input(layer, values, 0)).astype(np.float32)
+    zero = _input(layer, values, 2)
+    x = x if zero is None else x - _per_axis(zero, x, layer.axis)
+    return x * _per_axis(_input(layer, values, 1), x, layer.axis)
+
+
 def resize(layer, values):
     """Nearest, linear or cubic resize, one axis after the other (as ONNX Resize defines them)."""
     x = _compute(_input(layer, values, 0))
@@ -630,6 +661,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "CONVOLUTION": ("IConvolutionLayer", convolution),
     "CUMULATIVE": ("ICumulativeLayer", cumulative),
     "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
+    "DEQUANTIZE": ("IDequantizeLayer", dequantize),
     "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
     "FILL": ("IFillLayer", fill),
@@ -643,6 +675,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "PADDING": ("IPaddingLayer", padding),
     "PARAMETRIC_RELU": ("IParametricReLULayer", parametric_relu),
     "POOLING": ("IPoolingLayer", pooling),
+    "QUANTIZE": ("IQuantizeLayer", quantize),
     "REDUCE": ("IReduceLayer", reduce),
     "RESIZE": ("IResizeLayer", resize),
     "SCALE": ("IScaleLayer", scale),
