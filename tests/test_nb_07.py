@@ -1,0 +1,42 @@
+"""Chapter 7 executed with papermill: the checker's findings on the guide-style legacy
+scripts (counts by severity and target), the modern scripts clean, the CLI's exit codes,
+the legacy calls really absent from the installed TensorRT, --fix on a copy."""
+from __future__ import annotations
+
+import pytest
+
+from trtlab import backend
+
+pytestmark = pytest.mark.notebook
+TRT = backend.load()
+RTX = backend.name_of(TRT) == "tensorrt_rtx"
+
+
+def test_07_migrating_legacy_code(run_notebook):
+    rec = run_notebook("07_migrating_legacy_code").records
+    assert rec["target"] == "11"
+    assert rec["legacy_counts"] == {"error": 31, "warning": 0, "advice": 1}
+    assert rec["legacy_total"] == 32
+    assert rec["legacy_per_file"] == {"inference.py": 4, "network_from_scratch.py": 14,
+                                      "precision.py": 5, "uff_parser.py": 9}
+    assert {"implicit-batch", "uff-parser", "add-fully-connected", "build-cuda-engine", "flag-fp16",
+            "context-execute-async", "engine-get-binding-shape"} <= set(rec["legacy_rules"])
+    assert rec["modern_total"] == 0
+    assert rec["cli_exit_codes"] == {"legacy": 1, "modern": 0}
+    # weak typing: deprecated on 10 (warnings), removed on 11 and TensorRT-RTX (errors)
+    assert rec["counts_by_target"] == {"10": {"error": 26, "warning": 5, "advice": 1},
+                                       "11": {"error": 31, "warning": 0, "advice": 1},
+                                       "rtx": {"error": 31, "warning": 0, "advice": 1}}
+    present = rec["api_present"]
+    assert all(present[k] for k in ("builder.build_serialized_network", "network.add_convolution_nd",
+                                    "network.add_matrix_multiply", "trt.OnnxParser",
+                                    "ICudaEngine.get_tensor_shape", "IExecutionContext.execute_async_v3"))
+    assert not any(present[k] for k in ("builder.build_cuda_engine", "builder.max_batch_size",
+                                        "network.add_convolution", "network.add_fully_connected", "trt.UffParser",
+                                        "ICudaEngine.get_binding_shape", "IExecutionContext.execute_async_v2"))
+    if RTX:
+        assert present["trt.IInt8EntropyCalibrator2"] is False
+    assert rec["modern_network"] == {"layers": 14, "output_shape": [-1, 10]}
+    assert rec["fix"] == {"edits": 8, "before": 14, "after": 6, "backup_exists": True,
+                          "left": ["add-fully-connected", "build-cuda-engine", "builder-max-batch-size",
+                                   "builder-max-workspace-size", "implicit-batch"]}
