@@ -91,9 +91,10 @@ class Timing:
 
 # --- timing: CPU ---------------------------------------------------------------------------------
 def time_cpu(fn: Callable[[], Any], warmup: int = 10, iters: int = 100, *, label: str = "", items: int = 1,
-             min_time_s: float = 0.0) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``iters`` times (at least ``min_time_s``),
-    each timed with ``time.perf_counter_ns``."""
+             min_time_s: float = 0.0, max_time_s: float | None = None, min_iters: int = 5) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``iters`` times, each timed with
+    ``time.perf_counter_ns``: at least ``min_time_s`` seconds, and at most ``max_time_s``
+    seconds once ``min_iters`` calls are timed (slow workloads get fewer, stated, samples)."""
     if iters < 1 or warmup < 0:
         raise UserError(f"iters must be >= 1 and warmup >= 0 (got iters={iters}, warmup={warmup})")
     for _ in range(warmup):
@@ -101,6 +102,9 @@ def time_cpu(fn: Callable[[], Any], warmup: int = 10, iters: int = 100, *, label
     samples: list[float] = []
     start = time.perf_counter()
     while len(samples) < iters or time.perf_counter() - start < min_time_s:
+        if (max_time_s is not None and len(samples) >= min(min_iters, iters)
+                and time.perf_counter() - start >= max_time_s):
+            break
         t0 = time.perf_counter_ns()
         fn()
         samples.append((time.perf_counter_ns() - t0) / 1e6)
@@ -430,13 +434,15 @@ def _images(batch: int, shape: Sequence[int], dtype: Any, seed: int = 0, pool: n
 
 
 def bench_session(session: Any, batches: Iterable[int] = (1, 8, 64), warmup: int = 5, iters: int = 50,
-                  images: np.ndarray | None = None, graphs: bool = True, model: str = "engine") -> list[Row]:
+                  images: np.ndarray | None = None, graphs: bool = True, model: str = "engine",
+                  max_time_s: float | None = 2.0) -> list[Row]:
     """Latency and throughput of a ``runtime.Session`` at each batch size.
 
     On a GPU (``session.mode == "TensorRT"``) three rows per batch: "with copies" (H2D,
     execute_async_v3, D2H, CUDA events around all three), "compute only" (execute_async_v3
     alone) and, with ``graphs``, "CUDA graph" (the same enqueue captured and replayed). On the
-    CPU reference one row, "end to end" with perf_counter, labelled CPU reference.
+    CPU reference one row, "end to end" with perf_counter, labelled CPU reference, stopping
+    after ``max_time_s`` per batch once 5 iterations are timed (the row gives the count).
     """
     spec = session.inputs[0]
     rows = []
@@ -463,19 +469,20 @@ def bench_session(session: Any, batches: Iterable[int] = (1, 8, 64), warmup: int
                 except Exception as exc:  # some engines cannot be captured; say so, don't hide it
                     print(f"batch {batch}: CUDA graph capture failed ({exc}); no graph row")
         else:
-            t = time_cpu(lambda: session.infer(x), warmup=min(warmup, 2), iters=iters, items=batch)
+            t = time_cpu(lambda: session.infer(x), warmup=min(warmup, 2), iters=iters, items=batch,
+                         max_time_s=max_time_s)
             rows.append(Row.of(model, session.mode, batch, "end to end", t))
     return rows
 
 
 def bench_callable(fn: Callable[[np.ndarray], Any], model: str, mode: str, batches: Iterable[int],
                    shape: Sequence[int], warmup: int = 5, iters: int = 50, images: np.ndarray | None = None,
-                   dtype: Any = np.float32) -> list[Row]:
+                   dtype: Any = np.float32, max_time_s: float | None = 2.0) -> list[Row]:
     """The same protocol for a baseline on the CPU (TensorFlow, ONNX Runtime): perf_counter, end to end."""
     rows = []
     for batch in batches:
         x = _images(batch, shape, dtype, pool=images)
-        t = time_cpu(lambda: fn(x), warmup=warmup, iters=iters, items=batch)
+        t = time_cpu(lambda: fn(x), warmup=warmup, iters=iters, items=batch, max_time_s=max_time_s)
         rows.append(Row.of(model, mode, batch, "end to end", t))
     return rows
 
@@ -594,7 +601,8 @@ def parse_batches(text: str) -> list[int]:
 
 
 def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup: int = 5, iters: int = 50,
-                 efficiency_s: float = 0.5, images: np.ndarray | None = None) -> Report:
+                 efficiency_s: float = 0.5, images: np.ndarray | None = None,
+                 max_time_s: float | None = 2.0) -> Report:
     """Everything ``trtlab bench`` prints, for one engine file."""
     from .runtime import Session
 
@@ -604,7 +612,8 @@ def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup
         if too_big:
             raise UserError(f"batch {too_big[0]} is above the engine's profile maximum {mb} for input "
                             f"{s.inputs[0].name!r} (allowed 1 to {mb})")
-        rows = bench_session(s, batches, warmup, iters, images=images, model=Path(engine).stem)
+        rows = bench_session(s, batches, warmup, iters, images=images, model=Path(engine).stem,
+                             max_time_s=max_time_s)
         b = max(batches)
         x = _images(b, s.inputs[0].shape, s.inputs[0].dtype, pool=images)
         if s.on_device:

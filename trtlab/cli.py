@@ -135,10 +135,24 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("engine", type=Path, help="an engine file written by trtlab build")
     p.add_argument("--batch", default="1,8,64", help="comma-separated batch sizes (default 1,8,64)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the table as JSON")
+    p.add_argument("--iters", type=int, default=50, help="timed iterations per batch size (default 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up iterations (default 5)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    raise UserError("bench is not implemented yet")
+    from . import bench
+
+    batches = bench.parse_batches(args.batch)
+    if args.iters < 1 or args.warmup < 0:
+        raise UserError(f"--iters must be >= 1 and --warmup >= 0 (got {args.iters}, {args.warmup})")
+    if not args.engine.is_file():
+        raise UserError(f"{args.engine}: no such engine file")
+    report = bench.bench_engine(args.engine, batches, warmup=args.warmup, iters=args.iters)
+    print(report.text())
+    if args.json:
+        report.to_json(args.json)
+        print(f"\nwrote {args.json}")
+    return 0
 
 
 # --- migrate ---------------------------------------------------------------------------
