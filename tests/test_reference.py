@@ -395,6 +395,26 @@ def test_wrong_feeds_are_user_errors(net, feeds, words):
         assert word in str(err.value)
 
 
+def test_no_marked_output_is_a_user_error(net):
+    inp = net.add_input("x", F32, (2,))
+    relu = net.add_activation(inp, trt.ActivationType.RELU)
+    with pytest.raises(UserError, match="mark_output"):
+        reference.evaluate(net, {"x": rand(2)})
+    assert set(reference.evaluate(net, {"x": rand(2)}, outputs="all")) == {"x", relu.get_output(0).name}
+
+
+def test_feeds_are_converted_to_the_declared_dtype(net):
+    inp = net.add_input("x", F32, (2,))
+    ints = net.add_input("i", trt.int32, (2,))
+    net.mark_output(net.add_identity(inp).get_output(0))
+    net.mark_output(net.add_identity(ints).get_output(0))
+    got = list(reference.evaluate(net, {"x": [1.5, 2.0], "i": np.array([3, 4], np.int64)}).values())
+    assert got[0].dtype == np.float32 and got[1].dtype == np.int32
+    np.testing.assert_array_equal(got[0], [1.5, 2.0])
+    with pytest.raises(UserError, match="'i'.*float64.*INT32"):
+        reference.evaluate(net, {"x": [1.5, 2.0], "i": np.array([3.5, 4])})
+
+
 def test_unknown_output_name(net):
     inp = net.add_input("x", F32, (2,))
     net.add_activation(inp, trt.ActivationType.RELU)

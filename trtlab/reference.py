@@ -384,7 +384,7 @@ def slice_(layer, values):
     start = list(dyn[0]) if dyn[0] is not None else list(layer.start)
     size = list(dyn[1]) if dyn[1] is not None else list(layer.shape)
     stride = list(dyn[2]) if dyn[2] is not None else list(layer.stride)
-    axes = dyn[4] if dyn[4] is not None else layer.axes
+    axes = dyn[4] if dyn[4] is not None else getattr(layer, "axes", None)  # (TensorRT >= 10.x)
     if axes is not None:  # start/size/stride name only these axes
         full = [[0] * x.ndim, list(x.shape), [1] * x.ndim]
         for j, ax in enumerate(int(a) % x.ndim for a in axes):
@@ -731,7 +731,7 @@ def _layers(network):
     for i in range(network.num_layers):
         layer = network.get_layer(i)
         kind = layer.type.name
-        if kind in LAYERS:
+        if kind in LAYERS and hasattr(module, LAYERS[kind][0]):
             layer.__class__ = getattr(module, LAYERS[kind][0])
         yield i, kind, layer
 
@@ -748,6 +748,9 @@ def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str]
     produced = {layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)}
     if outputs is None:
         wanted = [network.get_output(i).name for i in range(network.num_outputs)]
+        if not wanted:
+            raise UserError("the network has no marked output: call network.mark_output(tensor), "
+                            "or name the tensors you want with outputs=[...] (or outputs='all')")
     elif isinstance(outputs, str) and outputs == "all":
         wanted = list(values) + [layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)]
     else:
