@@ -216,6 +216,8 @@ u = UffParser()
 u.register_output('y')
 """
     assert _ids(src) == ["flag-int8", "flag-fp16", "uff-parser", "uff-register-output"]
+    star = "from tensorrt import *\nb = Builder(Logger())\nb.build_cuda_engine(n)\nf = BuilderFlag.INT8\nUffParser()\n"
+    assert _ids(star) == ["build-cuda-engine", "flag-int8", "uff-parser"]
     rtx = "import tensorrt_rtx as rx\nb = rx.Builder(rx.Logger())\nb.max_workspace_size = 1\nc = rx.IInt8MinMaxCalibrator\n"
     assert _ids(rtx, "rtx") == ["builder-max-workspace-size", "calibrator-iint8minmaxcalibrator"]
 
@@ -261,13 +263,14 @@ def test_notebook_cells_magics_and_shared_names(tmp_path):
     nb = _notebook(tmp_path / "old.ipynb", [
         ("markdown", "# convert-to-uff is mentioned in markdown: not code, not flagged"),
         ("code", "%matplotlib inline\nimport tensorrt as trt\n!convert-to-uff m.pb\nfiles = !ls"),
-        ("code", "%%time\nbuilder.max_workspace_size = 1"),       # a cell magic: not Python
+        ("code", "%%bash\nbuilder.max_workspace_size = 1"),       # a shell cell: not Python
         ("code", "builder = trt.Builder(trt.Logger())\n\n    \nbuilder.max_workspace_size = 1 << 20"),
+        ("code", "%%time\nengine.get_binding_shape(0)"),         # %%time's body is Python
     ])
     found, problem = migrate.check_file(nb)
     assert problem is None
     assert [(f.cell, f.line, f.col, f.rule) for f in found] == [
-        (2, 3, 2, "convert-to-uff"), (4, 4, 9, "builder-max-workspace-size")]
+        (2, 3, 2, "convert-to-uff"), (4, 4, 9, "builder-max-workspace-size"), (5, 2, 8, "engine-get-binding-shape")]
     assert migrate.format_finding(found[1]).startswith(f"{nb}[cell 4]:4:9: error: builder.max_workspace_size → ")
 
 

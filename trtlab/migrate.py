@@ -59,6 +59,8 @@ _RETURNS = {
 }
 _CONSTRUCTORS = {"Builder": "builder", "Runtime": "runtime", "UffParser": "uffparser",
                  "CaffeParser": "caffeparser", "OnnxParser": "onnxparser"}
+# names ``from tensorrt import *`` brings in that matter here
+_STAR_NAMES = {r.name.split(".")[0] for r in RULES if r.on == "trt"} | set(_CONSTRUCTORS)
 # conventional names, used only in files that import TensorRT and only for names never assigned there
 _NAME_KINDS = [
     (re.compile(r"^(builder|\w+_builder)$"), "builder"),
@@ -73,6 +75,7 @@ _IMPLICIT_EVIDENCE = {"builder-max-batch-size", "engine-max-batch-size", "contex
                       "uff-register-input", "uff-register-output"}
 _UFF_TEXT = re.compile(r"convert[-_]to[-_]uff")
 _MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*[%!])")
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "snakeviz"}   # their body is Python
 
 
 # --- results -------------------------------------------------------------------------------
@@ -231,7 +234,10 @@ class _Analyzer:
                 mod, root = node.module, node.module.split(".")[0]
                 if mod in TRT_MODULES:
                     for a in node.names:
-                        self.trt_from[a.asname or a.name] = a.name
+                        if a.name == "*":
+                            self.trt_from.update({n: n for n in _STAR_NAMES})
+                        else:
+                            self.trt_from[a.asname or a.name] = a.name
                     continue
                 if root == "uff":
                     self._hit(BY_ID["import-uff"], node)
@@ -451,8 +457,10 @@ def _check_target(target: str) -> None:
 def strip_magics(source: str) -> str:
     """IPython magics and shell lines (``%time``, ``!pip``, ``x = !ls``) blanked, line numbers kept."""
     lines = _split_lines(source)
-    if lines and lines[0].lstrip().startswith("%%"):               # a cell magic: not Python at all
-        return "".join("\n" if ln.endswith(("\n", "\r")) else "" for ln in lines)
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].lstrip()[2:].split(maxsplit=1)
+        if not magic or magic[0] not in _PYTHON_CELL_MAGICS:     # %%bash, %%writefile ...: not Python
+            return "".join("\n" if ln.endswith(("\n", "\r")) else "" for ln in lines)
     out = []
     for ln in lines:
         if _MAGIC.match(ln):
@@ -520,8 +528,11 @@ def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Pro
             raise _syntax(exc) from None
     except _Unreadable as exc:
         return [], Problem(str(path), exc.line, exc.message, exc.cell)
-    except (RecursionError, ValueError) as exc:           # e.g. source with NUL bytes
+    except (RecursionError, ValueError, MemoryError) as exc:   # e.g. source with NUL bytes
         return [], Problem(str(path), None, f"cannot parse: {exc}")
+    except Exception as exc:                                    # a bug here must not hide the other files
+        return [], Problem(str(path), None, f"internal error in trtlab migrate ({type(exc).__name__}: {exc}); "
+                                            "please report it with this file")
 
 
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
@@ -677,6 +688,9 @@ def fix_paths(paths: Iterable[str | Path], target: str = "11") -> tuple[list[Fix
             continue                       # reported by the check that follows
         except SyntaxError as exc:
             problems.append(Problem(str(f), exc.lineno, f"--fix would break the file ({exc.msg}); left as is"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(str(f), None, f"--fix could not write: {exc.strerror or exc}"))
             continue
         if r:
             results.append(r)
