@@ -252,7 +252,7 @@ class _Analyzer:
                         edit = None
                         if len(node.names) == 1 and node.lineno == node.end_lineno:
                             new = {"cudart": "runtime", "cuda": "driver"}[a.name]
-                            edit = Edit(node.lineno, node.col_offset, node.end_col_offset,
+                            edit = Edit(node.lineno, node.col_offset, node.end_col_offset or 0,
                                         f"from cuda.bindings import {new} as {a.asname or a.name}")
                         self._hit(rule, node, edit=edit)
                 for a in node.names:
@@ -342,7 +342,7 @@ class _Analyzer:
                 break
 
     # findings ---------------------------------------------------------------------------------
-    def _hit(self, rule: Rule, node: ast.AST, line: int | None = None, col: int | None = None,
+    def _hit(self, rule: Rule, node: ast.expr | ast.stmt, line: int | None = None, col: int | None = None,
              edit: Edit | None = None) -> None:
         line = node.lineno if line is None else line
         col = node.col_offset if col is None else col
@@ -359,7 +359,7 @@ class _Analyzer:
         k = self.kind(node.value)
         rule = _BY_KIND.get((k, node.attr)) if k else None
         if rule:
-            line, end = node.end_lineno, node.end_col_offset
+            line, end = node.end_lineno or node.lineno, node.end_col_offset or 0
             col = end - len(node.attr.encode())
             edit = Edit(line, col, end, rule.fix_to) if rule.fix_to else None
             self._hit(rule, node, line, col, edit)
@@ -397,7 +397,7 @@ class _Analyzer:
                 if not self._explicit_flags(call):
                     f = call.func
                     self._hit(BY_ID["implicit-batch"], f, f.end_lineno,
-                              f.end_col_offset - len("create_network"))
+                              (f.end_col_offset or 0) - len("create_network"))
         return self.hits
 
 
@@ -520,7 +520,7 @@ def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Pro
                 return _findings([(src, strip_magics(src)) for _, src in cells], str(path), target,
                                  [i for i, _ in cells]), None
             except SyntaxError as exc:
-                raise _syntax(exc, cells[exc.part][0]) from None
+                raise _syntax(exc, cells[getattr(exc, "part", 0)][0]) from None
         try:
             src = _read_text(p)
             return _findings([(src, src)], str(path), target), None
