@@ -29,3 +29,28 @@ def test_04_build_engine(run_notebook):
         assert rec["aot_targets"] == ["SM86", "SM89", "SM120"]
         assert {"8.6", "8.9", "12.0"} <= set(rec["default_targets"])
         assert rec["timing_cache_written"] is False and rec["has_runtime_cache_api"] is True
+
+
+def test_05_serialize_engine(run_notebook):
+    rec = run_notebook("05_serialize_engine", MAX_BATCH=8, TRUNCATE_TO=3000).records
+    assert rec["plan_bytes"] == rec["engine_bytes"] > 500_000
+    assert {"engine", "backend", "version", "targets", "io", "profiles", "options", "source_model"} <= set(rec["sidecar_keys"])
+    good = rec["good_engine"]
+    assert good["intact"] and good["compatible"]
+    r = rec["refusals"]
+    assert "built with" in r["other_version"] and "engines only load on the TensorRT release that built them" in r["other_version"]
+    assert "truncated: 3000 of" in r["truncated"]
+    assert "sha256" in r["corrupt"] and "corrupt or was replaced" in r["corrupt"]
+    assert "built for compute capability 12.0" in r["other_gpu"] and "is 8.6" in r["other_gpu"]
+    assert "does not run engines on compute capability 9.0" in r["unsupported_cc"]
+    assert all(v != "loaded" for v in r.values())
+    assert "no sidecar" in rec["missing_sidecar"]["warning"] and rec["missing_sidecar"]["intact"]
+    if not backend.gpus():  # this machine: built here, cannot be deserialized here, and says why
+        assert rec["can_deserialize_here"] is False
+        assert rec["deserialize_reason"] == backend.probe().run_reason
+        assert rec["deserialize_result"] == "None"
+        assert "cannot be deserialized on this machine" in good["reason"]
+    if RTX:
+        assert "not a TensorRT-RTX engine" in r["random_bytes"]
+        assert rec["engine_validity"]["random bytes"] == {"validity": "INVALID", "flags": ["MALFORMED_ENGINE"]}
+        assert len(rec["compat_notes"]) == 2 and "version_compatible ignored" in rec["compat_notes"][0]

@@ -260,13 +260,14 @@ def error_recorder(trt: ModuleType) -> Any:
 
 
 def short_error(desc: str) -> str:
-    """TensorRT's message without its source-file noise, on one line."""
+    """TensorRT's message without its source-file locations, on one line."""
+    import re
+
     desc = " ".join(desc.split())
-    for marker in (" In throwUnlessHeaderOk", " In compileGraph", " In generateForCurrent", " In "):
-        if marker in desc and desc.index(marker) > 20:
-            desc = desc[:desc.index(marker)].rstrip(" (")
-            break
-    return desc[:300]
+    desc = re.sub(r"\s*\(?In \w+ at /_src/\S+?(:\d+)?\s*(?=\()", " ", desc)  # "(In f at /_src/x.cpp:25 (cudaError…"
+    desc = re.sub(r"\s*In \w+ at /_src/\S+", "", desc)
+    desc = desc.replace("((", "(").replace("))", ")").replace(" )", ")")
+    return desc.strip()[:300]
 
 
 def progress_monitor(trt: ModuleType) -> Any | None:
@@ -454,11 +455,18 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
 
 
 # --- ONNX ------------------------------------------------------------------------------------
-def parse_onnx(path: Path, trt: ModuleType) -> tuple[Any, Any, Any]:
-    """``trtlab.parse.parse_onnx`` (the chapter-3 module); a minimal stand-in until it exists."""
+def parse_onnx(path: Path, trt: ModuleType, strongly_typed: bool = False) -> tuple[Any, Any, Any]:
+    """``trtlab.parse.parse_onnx`` (the chapter-3 module).
+
+    Enterprise TensorRT 10 networks are weakly typed unless created with the STRONGLY_TYPED
+    flag, which an FP16 build needs; ``parse.parse_onnx`` creates default networks, so that
+    case goes through the small parser below (TensorRT-RTX networks are always strongly typed).
+    """
     try:
         from .parse import parse_onnx as parse
     except ImportError:
+        parse = None
+    if strongly_typed and backend.name_of(trt) == "tensorrt":
         parse = None
     with captured_stdout() as log:  # the parser's errors come back in the exception
         result = _parse_onnx_minimal(path, trt) if parse is None else parse(path, trt=trt)
@@ -558,7 +566,7 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
         with tempfile.TemporaryDirectory(prefix="trtlab-fp16-") as tmp:
             half = Path(tmp) / (path.stem + ".fp16.onnx")
             onnx.save(fp16_onnx(model), str(half))
-            builder, network, _parser = parse_onnx(half, trt)
+            builder, network, _parser = parse_onnx(half, trt, strongly_typed=True)
             built = _build_model(path, builder, network, options, trt)
     built.source = path
     return built

@@ -100,7 +100,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     options = build.BuildOptions(max_batch=args.max_batch, opt_batch=args.opt_batch, workspace_mib=args.workspace,
                                  opt_level=args.opt_level, fp16=args.fp16, progress=args.progress,
                                  compute_capabilities=tuple(args.targets) if args.targets else None)
-    built = build.build_onnx(args.model, options)
+    try:
+        built = build.build_onnx(args.model, options)
+    except UserError as exc:  # the parser lists one error per line: keep the reason on one line
+        raise UserError("; ".join(line.strip() for line in str(exc).splitlines() if line.strip())) from None
     path = engine_file.save(args.output, built)
     targets = ", ".join(built.targets.get("compute_capabilities") or []) or "?"
     print(f"{path}: {built.size} bytes, built in {built.seconds:.2f} s with {built.backend} {built.version} "

@@ -199,16 +199,20 @@ def engine_validity(trt: ModuleType, data: bytes) -> tuple[str, list[str], str] 
     recorder = error_recorder(trt)
     runtime.error_recorder = recorder
     n = max(int(getattr(runtime, "engine_header_size", 64) or 64), 64)
-    with captured_stdout():  # without a driver TensorRT logs a fatal-looking line; the result says it
+    with captured_stdout() as log:  # without a driver TensorRT logs a fatal-looking line; the result says it
         validity, diagnostics = runtime.get_engine_validity(data[:n] if len(data) >= n else data)
     flags = [name for name, member in trt.EngineInvalidityDiagnostics.__members__.items()
              if int(diagnostics) & int(member)]
-    msgs = "; ".join(desc for _, desc in recorder.errors)
+    logged = [line.split("] ", 2)[-1] for line in log.text.splitlines() if line.strip()]
+    msgs = "; ".join([desc for _, desc in recorder.errors] or logged)
     return validity.name, flags, msgs
 
 
-def check(path: str | os.PathLike, trt: ModuleType | None = None) -> Verdict:
-    """Check an engine file against its sidecar and this machine, without deserializing it."""
+def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.GPU | None = None) -> Verdict:
+    """Check an engine file against its sidecar and this machine, without deserializing it.
+
+    ``gpu`` asks about another GPU instead of this machine's ("would it load on an RTX 2080?").
+    """
     path = Path(path)
     checks: list[Check] = []
     warn: list[str] = []
@@ -310,8 +314,9 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None) -> Verdict:
                     + (f" ({_short(msg)})" if msg else ""), "machine")
 
     # The GPU: the sidecar's targets against this machine's GPU.
-    gpus = backend.gpus()
-    gpu = gpus[0] if gpus else None
+    if gpu is None:
+        gpus = backend.gpus()
+        gpu = gpus[0] if gpus else None
     targets = (sidecar or {}).get("targets") or ({"kind": "aot", "compute_capabilities": header["compute_capabilities"]}
                                                  if header else None)
     if gpu is None:
