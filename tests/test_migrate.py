@@ -230,8 +230,13 @@ def test_corpus_matches_tensorrt_rtx_api():
                "engine": rtx.ICudaEngine, "context": rtx.IExecutionContext, "layer": rtx.IConvolutionLayer}
     checked = 0
     for rule in RULES:
-        if rule.on in classes and rule.removed:
-            cls = rtx.IPoolingLayer if rule.name == "window_size" else classes[rule.on]
+        if rule.on == "layer":
+            layers = (rtx.IConvolutionLayer, rtx.IDeconvolutionLayer, rtx.IPoolingLayer)
+            assert not any(hasattr(cls, rule.name) for cls in layers), rule.id
+            assert any(hasattr(cls, rule.fix_to) for cls in layers), rule.id
+            checked += 1
+        elif rule.on in classes and rule.removed:
+            cls = classes[rule.on]
             assert not hasattr(cls, rule.name), rule.id
             if rule.fix_to:
                 assert hasattr(cls, rule.fix_to), rule.id

@@ -243,11 +243,11 @@ RULES: list[Rule] = [
          None, None, "autoinit creates a CUDA context at import time, hidden from the code that "
          "relies on it; not a TensorRT removal", advice=True, group="cuda"),
     Rule("cuda-cudart", "import", "cuda.cudart", "from cuda import cudart",
-         "from cuda.bindings import runtime as cudart", "12.6.1", "13.0",
+         "from cuda.bindings import runtime as cudart (cuda-python 12.6.1 / 11.8.4 and later)", "12.6.1", "13.0",
          "cuda-python moved its bindings under cuda.bindings; 13.0 removed the old modules",
          fix_to="from cuda.bindings import runtime as cudart", package="cuda-python", group="cuda"),
     Rule("cuda-driver", "import", "cuda.cuda", "from cuda import cuda",
-         "from cuda.bindings import driver as cuda", "12.6.1", "13.0",
+         "from cuda.bindings import driver as cuda (cuda-python 12.6.1 / 11.8.4 and later)", "12.6.1", "13.0",
          "cuda-python moved its bindings under cuda.bindings; 13.0 removed the old modules",
          fix_to="from cuda.bindings import driver as cuda", package="cuda-python", group="cuda"),
 ]
