@@ -64,6 +64,9 @@ def _tf():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    # TensorFlow's Python-side deprecation notices (tf2onnx still calls TF1-era helpers) are
+    # noise for a reader; errors still show.
+    tf.get_logger().setLevel("ERROR")
     return tf
 
 

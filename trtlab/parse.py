@@ -62,11 +62,13 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
     return found
 
 
-def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None) -> tuple[Any, Any, Any]:
+def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet: bool = False) -> tuple[Any, Any, Any]:
     """Parse an ONNX file into a fresh explicit-batch network; returns (builder, network, parser).
 
     Keep all three alive while you use the network (the network belongs to the builder, and
-    the parser owns weights the network points to).
+    the parser owns weights the network points to). ``quiet=True`` keeps the TensorRT logger
+    silent while parsing (a refusal's messages are all in the ``ParseError`` anyway); the
+    default leaves the shared logger as it is, warnings included.
     """
     trt = trt or backend.load()
     path = Path(path)
@@ -82,7 +84,13 @@ def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None) -> tuple[
     network = builder.create_network(0)  # explicit batch: the only kind since TensorRT 10
     parser = trt.OnnxParser(network, log)
     # `path` lets the parser find external weight files beside the model.
-    ok = parser.parse(data, str(path.resolve()))
+    severity = log.min_severity
+    if quiet:
+        log.min_severity = trt.Logger.Severity.INTERNAL_ERROR
+    try:
+        ok = parser.parse(data, str(path.resolve()))
+    finally:
+        log.min_severity = severity
     if not ok or parser.num_errors:
         issues = parser_issues(parser) or [ParserIssue("UNKNOWN", -1, "", "", "parse() returned False")]
         raise ParseError(path, issues)
