@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 from . import backend
 from .common import UserError, atomic_write
@@ -158,6 +158,8 @@ class captured_stdout:
     the middle of ``trtlab inspect --json`` output. ``.text`` holds what was caught.
     """
 
+    _saved: int | None
+
     def __enter__(self) -> "captured_stdout":
         self.text = ""
         try:
@@ -197,6 +199,11 @@ def dtype_name(trt: ModuleType, dt: Any) -> str:
         return str(getattr(dt, "name", dt)).lower()
 
 
+def dims(shape: Any) -> list[int]:
+    """A TensorRT ``Dims`` as a list of ints (-1 for a dynamic dimension)."""
+    return [int(shape[i]) for i in range(len(shape))]
+
+
 def describe_io(trt: ModuleType, network: Any) -> list[dict[str, Any]]:
     """Name, mode, shape and dtype of every network input and output."""
     io = []
@@ -204,7 +211,7 @@ def describe_io(trt: ModuleType, network: Any) -> list[dict[str, Any]]:
                              ("output", network.num_outputs, network.get_output)):
         for i in range(count):
             t = get(i)
-            io.append({"name": t.name, "mode": mode, "shape": [int(d) for d in t.shape],
+            io.append({"name": t.name, "mode": mode, "shape": dims(t.shape),
                        "dtype": dtype_name(trt, t.dtype)})
     return io
 
@@ -330,14 +337,14 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: BuildOptions
     described: dict[str, dict[str, list[int]]] = {}
     for i in range(network.num_inputs):
         t = network.get_input(i)
-        shape = [int(d) for d in t.shape]
+        shape = dims(t.shape)
         if -1 not in shape:
             continue
         if shape[0] != -1 or -1 in shape[1:]:
             raise UserError(f"input {t.name!r} has shape {shape}: only a dynamic first (batch) dimension "
                             "is supported by trtlab build; fix the other dimensions in the model")
         lo, opt, hi = ([b, *shape[1:]] for b in (options.min_batch, options.opt, options.max_batch))
-        profile.set_shape(t.name, lo, opt, hi)
+        profile.set_shape(t.name, trt.Dims(lo), trt.Dims(opt), trt.Dims(hi))
         described[t.name] = {"min": lo, "opt": opt, "max": hi}
     profiles = []
     if described:
@@ -462,14 +469,14 @@ def parse_onnx(path: Path, trt: ModuleType, strongly_typed: bool = False) -> tup
     flag, which an FP16 build needs; ``parse.parse_onnx`` creates default networks, so that
     case goes through the small parser below (TensorRT-RTX networks are always strongly typed).
     """
-    try:
-        from .parse import parse_onnx as parse
-    except ImportError:
-        parse = None
-    if strongly_typed and backend.name_of(trt) == "tensorrt":
-        parse = None
+    parse: Callable[..., tuple[Any, Any, Any]] = _parse_onnx_minimal
+    if not (strongly_typed and backend.name_of(trt) == "tensorrt"):
+        try:
+            from .parse import parse_onnx as parse
+        except ImportError:  # chapter 3's module missing: the small parser below
+            pass
     with captured_stdout() as log:  # the parser's errors come back in the exception
-        result = _parse_onnx_minimal(path, trt) if parse is None else parse(path, trt=trt)
+        result = parse(path, trt)
     log.forward()
     return result
 
