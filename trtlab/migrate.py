@@ -31,6 +31,7 @@ import difflib
 import json
 import re
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -701,6 +702,14 @@ def fix_paths(paths: Iterable[str | Path], target: str = "11") -> tuple[list[Fix
 def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix: bool = False) -> int:
     """What ``trtlab migrate`` does; returns the exit code (0 clean, 1 findings, 2 problems)."""
     _check_target(target)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure:                       # an ASCII-only terminal: "->" for "→", "?" for the rest
+        reconfigure(errors="replace")
+    try:
+        "→".encode(sys.stdout.encoding or "utf-8")
+        arrow = "→"
+    except (UnicodeEncodeError, LookupError):
+        arrow = "->"
     fixed: list[FixResult] = []
     fix_problems: list[Problem] = []
     if fix:
@@ -718,5 +727,5 @@ def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix
             print(f"fixed {r.edits} in {r.path} (original kept as {r.backup})\n")
         if fix and not fixed:
             print("nothing to fix mechanically\n")
-        print(format_report(report))
+        print(format_report(report).replace(" → ", f" {arrow} "))
     return report.exit_code
