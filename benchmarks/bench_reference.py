@@ -1,9 +1,10 @@
 """How fast the CPU reference (trtlab.reference) evaluates LeNet: 2,000 MNIST digits.
 
-    python benchmarks/bench_reference.py [--digits 2000] [--repeat 3]
+    python benchmarks/bench_reference.py [--digits 2000] [--repeat 3] [--onnx artifacts/lenet.onnx]
 
 LeNet as the guide builds it (conv1 20@5x5 -> max-pool 2/2 -> conv2 50@5x5 -> max-pool 2/2
--> fc1 500 -> ReLU -> fc2 10), with random weights: the speed does not depend on them.
+-> fc1 500 -> ReLU -> fc2 10), with random weights: the speed does not depend on them; or,
+with ``--onnx``, the network TensorRT's ONNX parser makes of that file.
 Prints the best of ``--repeat`` runs. Target: <= 2 s for 2,000 digits on a 2-core CPU.
 """
 from __future__ import annotations
@@ -52,18 +53,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--onnx", help="an ONNX LeNet (NCHW input) to parse instead of the scratch network")
     args = parser.parse_args()
     trt = backend.load()
     rng = np.random.default_rng(0)
-    _, network = lenet_network(trt, rng)
+    if args.onnx:
+        builder = trt.Builder(backend.logger(trt))
+        network = builder.create_network(0)
+        onnx_parser = trt.OnnxParser(network, backend.logger(trt))
+        if not onnx_parser.parse_from_file(args.onnx):
+            raise SystemExit(f"{args.onnx}: {onnx_parser.get_error(0)}")
+        source = args.onnx
+    else:
+        builder, network = lenet_network(trt, rng)
+        source = "scratch"
+    name = network.get_input(0).name
     x = rng.random((args.digits, 1, 28, 28), dtype=np.float32)
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        logits = reference.evaluate(network, {"input": x})["logits"]
+        [logits] = reference.evaluate(network, {name: x}).values()
         times.append(time.perf_counter() - start)
     best = min(times)
-    print(f"CPU reference, LeNet, {args.digits} digits ({backend.name_of(trt)} network): "
+    print(f"CPU reference, LeNet ({source}), {args.digits} digits ({backend.name_of(trt)} network): "
           f"best {best:.3f} s of {args.repeat} ({args.digits / best:,.0f} digits/s), "
           f"all runs {', '.join(f'{t:.3f}' for t in times)} s; logits {logits.shape}")
 

@@ -37,7 +37,7 @@ def rand(*shape, dtype=np.float32):
 
 
 def run(network, feeds, tensor):
-    tensor.name = tensor.name  # tensors keep TensorRT's generated names
+    """Mark ``tensor`` as the output and evaluate it on the CPU reference."""
     network.mark_output(tensor)
     return reference.evaluate(network, feeds)[tensor.name]
 
