@@ -185,6 +185,24 @@ class Layer:
     assert _ids("def f(context, engine):\n    context.execute(1, [])\n    engine.get_binding_shape(0)\n") == []
 
 
+def test_local_classes_are_not_tensorrt_but_helper_modules_may_return_engines():
+    src = """\
+import tensorrt as trt
+from utils import engine as engine_utils
+class EngineBuilder:
+    def __init__(self):
+        self.builder = trt.Builder(trt.Logger())
+        self.builder.max_batch_size = 8
+    def create_network(self, path):
+        return path
+builder = EngineBuilder()
+builder.create_network('model.onnx')
+trt_engine = engine_utils.build_engine('model.uff')
+n = trt_engine.max_batch_size
+"""
+    assert _ids(src) == ["builder-max-batch-size", "engine-max-batch-size"]
+
+
 def test_receivers_by_convention_attributes_and_with():
     src = """\
 import tensorrt as trt

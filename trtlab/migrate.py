@@ -74,6 +74,13 @@ _NAME_KINDS = [
 _IMPLICIT_EVIDENCE = {"builder-max-batch-size", "engine-max-batch-size", "context-execute",
                       "context-execute-async", "build-cuda-engine", "uff-parser", "caffe-parser",
                       "uff-register-input", "uff-register-output"}
+# modules whose objects are surely not TensorRT's (a name assigned from their calls is "other"):
+# the standard library and libraries with their own engines, contexts and cursors. A project's
+# own helper modules are not listed: their functions often return TensorRT engines.
+_FOREIGN_MODULES = set(sys.stdlib_module_names) | {
+    "sqlalchemy", "psycopg2", "pymysql", "pymongo", "redis", "zmq", "jinja2", "click", "typer", "flask",
+    "django", "requests", "aiohttp", "pycuda", "cuda", "numpy", "pandas", "torch", "tensorflow", "onnxruntime",
+    "onnx", "polygraphy", "playwright", "selenium", "matplotlib", "PIL", "cv2"}
 _UFF_TEXT = re.compile(r"convert[-_]to[-_]uff")
 _MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*[%!])")
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "snakeviz"}   # their body is Python
@@ -203,7 +210,8 @@ class _Analyzer:
         self.part = 0                             # which tree the walk is in
         self.trt_names: set[str] = set()          # local names bound to the tensorrt module
         self.trt_from: dict[str, str] = {}        # local name -> tensorrt attribute it is
-        self.other_modules: set[str] = set()      # other imported module names
+        self.other_modules: set[str] = set()      # local names of imports from _FOREIGN_MODULES
+        self.local_classes: set[str] = set()      # classes defined in the file (never TensorRT objects)
         self.kinds: dict[str, str] = {}           # dotted name -> kind ("other": not TensorRT)
         self.values: dict[str, list[ast.AST]] = {}
         self.hits: list[tuple[int, Rule, int, int, Edit | None]] = []   # part, rule, line, byte col, edit
@@ -229,7 +237,7 @@ class _Analyzer:
                         self._hit(BY_ID["import-uff"], node)
                     elif root == "graphsurgeon":
                         self._hit(BY_ID["import-graphsurgeon"], node)
-                    if a.name not in TRT_MODULES:
+                    if root in _FOREIGN_MODULES:
                         self.other_modules.add(a.asname or root)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 mod, root = node.module, node.module.split(".")[0]
@@ -256,8 +264,11 @@ class _Analyzer:
                             edit = Edit(node.lineno, node.col_offset, node.end_col_offset or 0,
                                         f"from cuda.bindings import {new} as {a.asname or a.name}")
                         self._hit(rule, node, edit=edit)
-                for a in node.names:
-                    self.other_modules.add(a.asname or a.name)
+                if root in _FOREIGN_MODULES:
+                    for a in node.names:
+                        self.other_modules.add(a.asname or a.name)
+            elif isinstance(node, ast.ClassDef):
+                self.local_classes.add(node.name)
 
     @property
     def imports_trt(self) -> bool:
@@ -306,7 +317,8 @@ class _Analyzer:
             root = func
             while isinstance(root, (ast.Attribute, ast.Call)):
                 root = root.value if isinstance(root, ast.Attribute) else root.func
-            if isinstance(root, ast.Name) and root.id in self.other_modules and root.id not in self.kinds:
+            if isinstance(root, ast.Name) and root.id not in self.kinds and (
+                    root.id in self.other_modules or (root is func and root.id in self.local_classes)):
                 return "other"
             return None
         if isinstance(value, (ast.Name, ast.Attribute)):
