@@ -847,3 +847,11 @@ def test_parsed_onnx_operator_matches_onnxruntime(case):
     want = ort.InferenceSession(model.SerializeToString()).run(["y"], {"x": x})[0]
     _, _, network = _parsed(model)
     np.testing.assert_allclose(reference.evaluate(network, {"x": x})["y"], want, rtol=1e-5, atol=2e-6)
+
+
+def test_slice_outside_the_input_is_a_user_error(net):
+    inp = net.add_input("x", F32, (-1, 4))
+    sl = net.add_slice(inp, (0, 2), (1, 3), (1, 1))
+    sl.name = "tail"
+    with pytest.raises(UserError, match=r"layer 0 'tail' \(SLICE\).*outside.*\(2, 4\)"):
+        run(net, {"x": rand(2, 4)}, sl.get_output(0))

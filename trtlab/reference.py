@@ -64,6 +64,10 @@ class _Unsupported(Exception):
     """Raised inside a layer function for a setting it cannot do; evaluate() adds the layer."""
 
 
+class _Invalid(Exception):
+    """Raised inside a layer function for values TensorRT would reject at run time."""
+
+
 def numpy_dtype(dtype) -> np.dtype:
     """The NumPy dtype of a ``trt.DataType`` (from either module)."""
     name = getattr(dtype, "name", str(dtype))
@@ -414,7 +418,7 @@ def slice_(layer, values):
         return np.where(inside, x[np.ix_(*clipped)], fill)
     for i, n in zip(index, x.shape):
         if len(i) and (i.min() < 0 or i.max() >= n):
-            raise _Unsupported(f"slice outside the input (shape {x.shape}) in {mode} mode")
+            raise _Invalid(f"the slice reads outside its input of shape {_dims(x.shape)} in {mode} mode")
     return x[np.ix_(*index)] if index else x
 
 
@@ -767,6 +771,8 @@ def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str]
                 result = LAYERS[kind][1](layer, values)
         except _Unsupported as exc:
             raise UnsupportedLayer(layer, kind, i, str(exc)) from None
+        except _Invalid as exc:
+            raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
         values.update(_outputs(layer, kind, i, result))
     return {name: values[name] for name in wanted}
 
