@@ -339,3 +339,18 @@ def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
     lines = [l for l in err.splitlines() if l.strip()]
     assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtlab inspect: error: ") and want in lines[0], err
     assert "Traceback" not in err + out
+
+
+def test_cli_inspect_for_another_gpu(model, tmp_path, capfd):
+    if not RTX:
+        pytest.skip("ahead-of-time targets are TensorRT-RTX's")
+    path = tmp_path / "sm86.engine"
+    assert _cli(capfd, "build", str(model), "-o", str(path), "--max-batch", "2", "--target", "8.6")[0] == 0
+    rc, out, err = _cli(capfd, "inspect", str(path), "--cc", "8.6")
+    assert rc == 0 and "passes every check made without deserializing for a GPU of compute capability 8.6" in out
+    rc, out, err = _cli(capfd, "inspect", str(path), "--cc", "8.9")
+    assert rc == 2 and "built for compute capability 8.6; this GPU (--cc) is 8.9" in err
+    rc, out, err = _cli(capfd, "inspect", str(path), "--cc", "9.0")
+    assert rc == 2 and "does not run engines on compute capability 9.0" in err
+    rc, out, err = _cli(capfd, "inspect", str(path), "--cc", "eight")
+    assert rc == 2 and err.strip() == "trtlab inspect: error: compute capability must look like 8.6, not 'eight'"

@@ -118,6 +118,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _inspect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("engine", type=Path, help="an engine file written by trtlab build")
     p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument("--cc", metavar="X.Y", help="judge it for a GPU of this compute capability instead of this machine's")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -125,10 +126,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     if not args.engine.is_file():
         raise UserError(f"{args.engine}: no such engine file")
-    report = engine_file.inspect(args.engine)
+    gpu = engine_file.gpu_of_cc(args.cc) if args.cc else None
+    report = engine_file.inspect(args.engine, gpu=gpu)
     print(json.dumps(report, indent=2) if args.json else engine_file.format_inspect(report))
     verdict = report["verdict"]
-    if not (verdict["intact"] and verdict["compatible"]):  # a bad file, not just a machine without a GPU
+    # A bad file, or one that does not fit the GPU asked about, fails; a machine without a GPU does not.
+    if not (verdict["intact"] and verdict["compatible"]) or (gpu is not None and verdict["reasons"]):
         raise UserError(verdict["reasons"][0])
     return 0
 

@@ -384,10 +384,20 @@ def load(path: str | os.PathLike, trt: ModuleType | None = None) -> Any:
 
 
 # --- inspect ------------------------------------------------------------------------------------
-def inspect(path: str | os.PathLike, trt: ModuleType | None = None) -> dict[str, Any]:
-    """Everything known about an engine file: sidecar, I/O, sizes, verdict for this machine."""
+def gpu_of_cc(cc: str) -> backend.GPU:
+    """A stand-in GPU of compute capability ``"X.Y"``, to ask "would it load there?"."""
+    try:
+        major, minor = (int(p) for p in cc.split("."))
+    except ValueError:
+        raise UserError(f"compute capability must look like 8.6, not {cc!r}") from None
+    return backend.GPU(0, "--cc", (major, minor), 0, "n/a")
+
+
+def inspect(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.GPU | None = None) -> dict[str, Any]:
+    """Everything known about an engine file: sidecar, I/O, sizes, verdict for this machine
+    (or for ``gpu``, a GPU it does not have)."""
     path = Path(path)
-    verdict = check(path, trt)
+    verdict = check(path, trt, gpu=gpu)
     side = verdict.sidecar or {}
     data_head = b""
     if path.is_file():
@@ -409,7 +419,10 @@ def inspect(path: str | os.PathLike, trt: ModuleType | None = None) -> dict[str,
         "verdict": verdict.as_dict(),
         "deserialized": None,
     }
-    if verdict.can_load:  # only on a machine that can: what the engine itself says
+    report["verdict_for"] = gpu.name if gpu is not None else "this machine"
+    if gpu is not None:
+        report["verdict"]["cc"] = gpu.cc
+    if verdict.can_load and gpu is None:  # only on a machine that can: what the engine itself says
         engine = load(path, trt)
         report["deserialized"] = {
             "io": [{"name": engine.get_tensor_name(i),
@@ -458,10 +471,15 @@ def format_inspect(report: dict[str, Any]) -> str:
         lines.append(f"  {mark} {c['name']:<20} {c['detail']}")
     for w in v["warnings"]:
         lines.append(f"warning  {w}")
-    if v["can_run"]:
-        lines.append("verdict  loads and runs on this machine")
+    where = report.get("verdict_for", "this machine")
+    if where == "--cc":
+        where = f"a GPU of compute capability {v['cc']}" if v.get("cc") else "the GPU asked about"
+    if v["can_run"] and where != "this machine":
+        lines.append(f"verdict  passes every check made without deserializing for {where}")
+    elif v["can_run"]:
+        lines.append(f"verdict  loads and runs on {where}")
     else:
-        lines.append(f"verdict  cannot load here: {v['reasons'][0] if v['reasons'] else 'unknown'}")
+        lines.append(f"verdict  cannot load on {where}: {v['reasons'][0] if v['reasons'] else 'unknown'}")
         lines.append(f"         file intact: {'yes' if v['intact'] else 'no'}; matches this install: "
                      f"{'yes' if v['compatible'] else 'no'}")
     return "\n".join(lines)
