@@ -172,6 +172,30 @@ def test_plots_records_and_widgets_render_statically(book_dir):
     assert "Traceback" in page(book_dir, "02_network.html")  # errors are shown, not hidden
 
 
+def test_widget_shows_its_controls_and_captured_output(tmp_path):
+    """interact(...) under papermill: the plot lives in the widget state's Output model."""
+    cell = v4.new_code_cell("interact(f, n=(1, 10))", execution_count=1, outputs=[v4.new_output(
+        "display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "box"},
+                              "text/plain": "interactive(children=(IntSlider(value=3),))"})])
+    state = {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+        "slider": {"model_name": "IntSliderModel", "state": {"description": "n", "value": 3}},
+        "out": {"model_name": "OutputModel", "state": {"outputs": [
+            {"output_type": "stream", "name": "stdout", "text": "n is 3\n"},
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": png(), "text/plain": "<Fig>"}},
+            dict(record_output("best_batch", 8))]}},
+    }
+    nb = v4.new_notebook(cells=[cell], metadata={"widgets": {site.WIDGET_STATE: {"state": state}}})
+    path = tmp_path / "w.ipynb"
+    nbformat.write(nb, path)
+    site.render(path, tmp_path / "w.html")
+    text = (tmp_path / "w.html").read_text()
+    assert "Interactive widget (n = 3)" in text and "n is 3" in text
+    assert 'src="data:image/png;base64,' in text and 'data-record="best_batch"' in text
+    assert "widget-view+json" not in text and "interactive(children" not in text
+    assert site.external_resources(text) == []
+
+
 def test_prepare_does_not_touch_the_executed_notebook(book_dir):
     path = book_dir / "notebooks" / "00_environment.ipynb"
     before = path.read_text()

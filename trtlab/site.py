@@ -211,7 +211,7 @@ def _record_html(item: Any) -> str:
     if isinstance(item, str):
         item = json.loads(item)
     value = item.get("value")
-    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    shown = repr(value)  # as the text/plain fallback and JupyterLab show it
     if len(shown) > 2000:
         shown = shown[:2000] + " …"
     return ('<div class="trtlab-record" data-record="{n}"><span class="trtlab-record-tag">[record]</span>'
@@ -219,29 +219,68 @@ def _record_html(item: Any) -> str:
             ).format(n=html.escape(str(item.get("name"))), v=html.escape(shown))
 
 
-WIDGET_NOTE = ('<div class="trtlab-widget-note">Interactive widget: open this chapter in JupyterLab '
-               '(<code>trtlab lab</code>) to use it. {fallback}</div>')
+WIDGET_NOTE = ('<div class="trtlab-widget-note">Interactive widget{controls}: open this chapter in JupyterLab '
+               '(<code>trtlab lab</code>) to use it.{fallback}</div>')
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _widget_static(model_id: str, state: dict[str, Any], seen: set[str] | None = None
+                   ) -> tuple[list[str], list[Any]]:
+    """The controls' values (``n = 3``) and the outputs captured by the Output widgets under a widget."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return [], []
+    seen.add(model_id)
+    model = state[model_id]
+    st = model.get("state", {})
+    controls: list[str] = []
+    outputs: list[Any] = list(st.get("outputs", [])) if model.get("model_name") == "OutputModel" else []
+    if "value" in st and st.get("description") and not isinstance(st["value"], (dict, list)):
+        controls.append(f"{st['description']} = {st['value']!r}")
+    for child in st.get("children", []) or []:
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            c, o = _widget_static(child[len("IPY_MODEL_"):], state, seen)
+            controls += c
+            outputs += o
+    return controls, outputs
 
 
 def prepare(nb: Any) -> Any:
-    """A copy ready for a static page: records styled, widgets replaced by their static fallback."""
+    """A copy ready for a static page: records styled, widgets replaced by their static fallback.
+
+    A widget shows a note, the values its controls had, and what its Output widgets captured
+    when the notebook ran (papermill stores that in the notebook's widget state).
+    """
+    import nbformat
+
     nb = copy.deepcopy(nb)
-    nb.metadata.pop("widgets", None)
+    state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
+        if "outputs" not in cell:
+            continue
+        new_outputs = []
+        for out in cell.outputs:
             data = out.get("data")
-            if not data:
+            if data and WIDGET_MIME in data:
+                view = data.pop(WIDGET_MIME)
+                controls, captured = _widget_static(view.get("model_id", "") if isinstance(view, dict) else "",
+                                                    state)
+                plain = data.get("text/plain", "")
+                fallback = f"<pre>{html.escape(plain)}</pre>" if plain and not captured and not plain.startswith(
+                    ("interactive(", "VBox(", "HBox(", "Output(", "Tab(", "Accordion(")) else ""
+                shown = f" ({html.escape(', '.join(controls))})" if controls else ""
+                if not any(k.startswith("image/") or k == "text/html" for k in data):
+                    data["text/html"] = WIDGET_NOTE.format(controls=shown, fallback=fallback)
+                new_outputs.append(out)
+                new_outputs += [nbformat.from_dict(o) for o in captured]
                 continue
-            if RECORD_MIME in data:
+            new_outputs.append(out)
+        for out in new_outputs:
+            data = out.get("data")
+            if data and RECORD_MIME in data:
                 data["text/html"] = _record_html(data[RECORD_MIME])
                 del data[RECORD_MIME]
-            if WIDGET_MIME in data:
-                del data[WIDGET_MIME]
-                plain = data.get("text/plain", "")
-                fallback = f"<pre>{html.escape(plain)}</pre>" if plain and not plain.startswith(
-                    ("interactive(", "VBox(", "HBox(", "Output(")) else ""
-                if not any(k.startswith("image/") or k == "text/html" for k in data):
-                    data["text/html"] = WIDGET_NOTE.format(fallback=fallback)
+        cell.outputs = new_outputs
     return nb
 
 
