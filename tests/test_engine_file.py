@@ -251,7 +251,7 @@ def test_inspect_report(saved):
     assert "profile 0: x min [1, 16] opt [8, 16] max [8, 16]" in text
     assert "verdict" in text
     if NO_GPU:
-        assert report["deserialized"] is None and "cannot load here" in text
+        assert report["deserialized"] is None and "cannot load on this machine" in text
 
 
 # --- the command line ------------------------------------------------------------------------
