@@ -29,8 +29,10 @@ book: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
+# make lab [LAB_ARGS="--port 8890 --no-browser"]
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/trtlab lab
+	$(BIN)/trtlab lab $(LAB_ARGS)
 
 sample:
 	$(BIN)/python scripts/make_mnist_sample.py

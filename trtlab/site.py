@@ -324,6 +324,10 @@ def render(executed: Path, out_html: Path, chapters: list[Chapter] | None = None
     body, _ = (exporter or _exporter()).from_notebook_node(prepare(nb), resources=resources)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_html.write_text(body, encoding="utf-8")
+    external = external_resources(body)
+    if external:  # e.g. a markdown image from the web: the page will not be complete offline
+        print(f"trtlab book: warning: {out_html.name} loads from the network: {', '.join(external[:5])}",
+              flush=True)
 
 
 def write_index(chapters: list[Chapter], out_dir: Path, prov: dict[str, str] | None = None) -> Path:
