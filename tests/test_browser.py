@@ -86,6 +86,7 @@ def page(browser):
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
     """`trtlab book --only 00,01` into a tmp folder, through the real command line."""
+    _need_chromium()
     for name in CHAPTERS:
         if not (book.NOTEBOOKS / f"{name}.ipynb").exists():
             pytest.fail(f"notebooks/{name}.ipynb is missing")
