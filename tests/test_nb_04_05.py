@@ -35,6 +35,7 @@ def test_05_serialize_engine(run_notebook):
     rec = run_notebook("05_serialize_engine", MAX_BATCH=8, TRUNCATE_TO=3000).records
     assert rec["plan_bytes"] == rec["engine_bytes"] > 500_000
     assert {"engine", "backend", "version", "targets", "io", "profiles", "options", "source_model"} <= set(rec["sidecar_keys"])
+    assert rec["interrupted_save"] == {"exit_status": -9, "unchanged": True, "intact": True, "temp_files_left": 1}
     good = rec["good_engine"]
     assert good["intact"] and good["compatible"]
     r = rec["refusals"]

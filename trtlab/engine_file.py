@@ -377,6 +377,11 @@ def load(path: str | os.PathLike, trt: ModuleType | None = None) -> Any:
     runtime = trt.Runtime(backend.logger(trt))
     recorder = error_recorder(trt)
     runtime.error_recorder = recorder
+    options = (verdict.sidecar or {}).get("options") or {}
+    if options.get("version_compatible") and hasattr(runtime, "engine_host_code_allowed"):
+        # a version-compatible plan carries its own lean runtime (host code); the sha256 check
+        # above says it is the file this project built, so it may run
+        runtime.engine_host_code_allowed = True
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
         raise UserError(f"{Path(path).name}: deserialize_cuda_engine failed: {recorder.first()}")
