@@ -698,13 +698,21 @@ class Session:
         outs = pending.wait()
         return next(iter(outs.values())) if len(outs) == 1 else outs
 
-    def infer_batches(self, x: np.ndarray, batch: int | None = None) -> np.ndarray:
+    def infer_batches(self, x: np.ndarray, batch: int | None = None, reference_batch: int = 512) -> np.ndarray:
         """Run a large array through the engine in chunks of ``batch`` (default: the profile's max),
-        spread round-robin over the lanes; returns the first output, concatenated."""
+        spread round-robin over the lanes; returns the first output, concatenated.
+
+        On the CPU reference the chunks are ``reference_batch`` rows (the profile limits the
+        engine, not the NumPy interpreter, and every row is computed independently either way);
+        each chunk is still checked against the input's dtype and non-batch dimensions."""
         batch = batch or self.max_batch or len(x)
-        chunks = [x[i:i + batch] for i in range(0, len(x), batch)]
         if not self.on_device:
-            return np.concatenate([self.infer(c) for c in chunks])
+            self._feeds(x[:1])  # same checks as infer(), on one row
+            rows = max(batch, reference_batch)
+            name = self.inputs[0].name
+            outs = [next(iter(self._reference({name: x[i:i + rows]}).values())) for i in range(0, len(x), rows)]
+            return np.concatenate(outs)
+        chunks = [x[i:i + batch] for i in range(0, len(x), batch)]
         out: list[np.ndarray] = []
         n = len(self.lanes)
         for start in range(0, len(chunks), n):  # each lane keeps one request in flight
