@@ -103,6 +103,7 @@ def test_report_text_and_json(tiny, tmp_path):
     data = json.loads(out.read_text())
     assert data["mode"] == "CPU reference" and len(data["rows"]) == 2
     assert data["memory"]["weights_bytes"] == (12 + 3) * 4
+    assert "not an MNIST digit batch" in data["accuracy"]["why"] and "accuracy: n/a" in text
 
 
 def test_cli_bench_prints_a_labelled_table_and_writes_json(tiny, tmp_path, capsys):

@@ -546,11 +546,12 @@ class Report:
     efficiency: Efficiency | None
     memory: dict[str, Any]
     env: dict[str, Any] = field(default_factory=environment)
+    accuracy: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"engine": self.engine, "mode": self.mode, "why": self.why, "rows": [asdict(r) for r in self.rows],
                 "efficiency": self.efficiency.as_dict() if self.efficiency else None, "memory": self.memory,
-                "env": self.env}
+                "accuracy": self.accuracy, "env": self.env}
 
     def to_json(self, path: str | Path) -> Path:
         from .common import atomic_write
@@ -585,7 +586,12 @@ class Report:
                          f" (this process {mib(g.get('process_bytes'))})")
         else:
             lines.append(f"  GPU memory         n/a ({g.get('why', 'no GPU')})")
-        lines += ["", "accuracy: needs labelled data; see notebook 06 (bench.top1, bench.agreement)"]
+        a = self.accuracy
+        if a.get("top1") is not None:
+            lines += ["", f"accuracy: top-1 {a['top1']:.4f} on {a['n']} MNIST test digits ({a['source']}) "
+                          f"[{self.mode}]; agreement with TensorFlow: notebook 06"]
+        else:
+            lines += ["", f"accuracy: n/a ({a.get('why', 'not measured')})"]
         return "\n".join(lines)
 
 
@@ -602,7 +608,7 @@ def parse_batches(text: str) -> list[int]:
 
 def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup: int = 5, iters: int = 50,
                  efficiency_s: float = 0.5, images: np.ndarray | None = None,
-                 max_time_s: float | None = 2.0) -> Report:
+                 max_time_s: float | None = 2.0, accuracy: bool = True) -> Report:
     """Everything ``trtlab bench`` prints, for one engine file."""
     from .runtime import Session
 
@@ -625,7 +631,20 @@ def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup
         else:
             eff = efficiency(lambda: s.infer(x), b, efficiency_s)
         mem = memory_report(s)
-        return Report(str(engine), s.mode, s.why, rows, eff, mem)
+        acc = mnist_accuracy(s) if accuracy else {"why": "not asked for"}
+        return Report(str(engine), s.mode, s.why, rows, eff, mem, accuracy=acc)
+
+
+def mnist_accuracy(session: Any) -> dict[str, Any]:
+    """Top-1 on the MNIST test digits for an engine whose input is (N, 1, 28, 28) float32."""
+    spec = session.inputs[0]
+    if tuple(spec.shape[1:]) != (1, 28, 28) or spec.dtype != np.float32:
+        return {"why": f"input {spec.name!r} is {spec.allowed()}, not an MNIST digit batch (N, 1, 28, 28) float32"}
+    from . import data
+
+    mnist = data.load_mnist(prefer="sample")
+    logits = session.infer_batches(data.nchw(mnist.x_test))
+    return {"top1": top1(logits, mnist.y_test), "n": int(len(mnist.y_test)), "source": mnist.source}
 
 
 def plot_latency(rows: Sequence[Row], ax: Any = None, title: str | None = None) -> Any:
