@@ -348,6 +348,10 @@ def session_fake_engine() -> dict[str, Any]:
             ok = False
         except UserError as exc:
             out["batch_error"] = str(exc)
+        import asyncio
+
+        xa = np.full((5, 4), 2.0, np.float32)
+        ok &= bool(np.allclose(asyncio.run(s.infer_async(xa, lane=1)), 5.0))
         xt = torch.randn(8, 4, device="cuda")
         yt = s.infer_device(xt)
         torch.cuda.synchronize()
