@@ -90,6 +90,7 @@ class BuildOptions:
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d.pop("progress")  # how the build was watched, not what was built
         d["opt_batch"] = self.opt
         d["compute_capabilities"] = list(self.compute_capabilities) if self.compute_capabilities else None
         return d

@@ -311,7 +311,7 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
             else:
                 why = (f"INVALID ({', '.join(flags)})" if flags else "INVALID without diagnostics")
                 add("get_engine_validity", None, f"{why}: it could not query a GPU here"
-                    + (f" ({_short(msg)})" if msg else ""), "machine")
+                    + (f" (TensorRT: {_short(msg)})" if msg else ""), "machine")
 
     # The GPU: the sidecar's targets against this machine's GPU.
     if gpu is None:
@@ -352,7 +352,9 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
 def _short(msg: str) -> str:
     from .build import short_error
 
-    return short_error(msg)[:160]
+    text = short_error(msg)
+    text = text.split("] ", 1)[-1] if text.startswith("[") else text  # drop a "[F] " severity tag
+    return text.split(". ")[0].rstrip(".")[:200]
 
 
 def _verdict(checks: list[Check], warn: list[str], sidecar: dict[str, Any] | None) -> Verdict:
