@@ -225,7 +225,7 @@ def describe(path: str | os.PathLike) -> str:
 
     m = onnx.load(str(path), load_external_data=False)
     lines = [f"{Path(path).name}: opset {m.opset_import[0].version}, {len(m.graph.node)} nodes, producer "
-             f"{m.producer_name} {m.producer_version}"]
+             f"{m.producer_name} {m.producer_version.replace(' None', '')}".rstrip()]
     for kind, items in (("input", m.graph.input), ("output", m.graph.output)):
         for v in items:
             dims = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in v.type.tensor_type.shape.dim]

@@ -102,14 +102,21 @@ def _meta_path(model_path: Path) -> Path:
     return model_path.with_suffix(model_path.suffix + ".json")
 
 
-def train_lenet(epochs: int = 2, batch_size: int = 32, verbose: int | str = 2, data: Any = None) -> tuple[Any, dict]:
+def train_lenet(epochs: int = 2, batch_size: int | None = None, verbose: int | str = 2,
+                data: Any = None) -> tuple[Any, dict]:
     """Train a fresh LeNet on ``load_mnist()``; returns (model, info) where info holds the
-    measured test accuracy, the data source and the training time."""
+    measured test accuracy, the data source and the training time.
+
+    ``batch_size`` defaults to 32 for the 8,000-digit sample (more steps: 2 epochs reach ~98 %)
+    and 128 for the full 60,000 digits, so that 2 epochs stay near a minute on 2 CPU cores (on
+    the sample, 128 made training ~30 % faster; the full set's accuracy with it was not measured
+    on the machine this was written on, which cannot download it)."""
     keras = _keras()
     if data is None:
         from .data import load_mnist
 
         data = load_mnist()
+    batch_size = batch_size or (32 if len(data.x_train) <= 20_000 else 128)
     keras.utils.set_random_seed(SEED)
     model = build_lenet()
     # Adam with a cosine-decaying learning rate (3e-3 down to 1.5e-4 over the whole run): with only
