@@ -354,3 +354,14 @@ def test_cli_inspect_for_another_gpu(model, tmp_path, capfd):
     assert rc == 2 and "does not run engines on compute capability 9.0" in err
     rc, out, err = _cli(capfd, "inspect", str(path), "--cc", "eight")
     assert rc == 2 and err.strip() == "trtlab inspect: error: compute capability must look like 8.6, not 'eight'"
+
+
+def test_changed_source_model_is_a_warning_not_a_refusal(built, tmp_path):
+    model = tiny_onnx(tmp_path / "src.onnx", n=16, m=8)
+    path = engine_file.save(tmp_path / "e.engine", built, source_model=model)
+    assert [c.ok for c in engine_file.check(path).checks if c.name == "source_model"] == [True]
+    tiny_onnx(model, n=16, m=8, batch=4)  # the model is edited after the build
+    v = engine_file.check(path)
+    assert v.intact and v.compatible and any("changed since the build" in w for w in v.warnings)
+    model.unlink()
+    assert "not found" in [c.detail for c in engine_file.check(path).checks if c.name == "source_model"][0]

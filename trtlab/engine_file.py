@@ -156,7 +156,7 @@ class Check:
     name: str
     ok: bool | None  # None: could not be checked here
     detail: str
-    kind: str = "file"  # "file" (the bytes), "build" (what built it vs this install), "machine"
+    kind: str = "file"  # "file" (the bytes), "build" (what built it vs this install), "machine", "info"
 
 
 @dataclass
@@ -255,6 +255,18 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
                                  f"{want['sha256'][:12]}…: the file is corrupt or was replaced")
         else:
             add("sha256", True, digest)
+
+    if sidecar is not None and sidecar.get("source_model"):
+        src = sidecar["source_model"]
+        model = (path.parent / src["path"]) if src.get("path") else None
+        if model is None or not model.is_file():
+            add("source_model", None, f"{src.get('path')}: not found next to the engine (not needed to load it)", "info")
+        elif src.get("sha256") and sha256_file(model) != src["sha256"]:
+            msg = f"{path.name}: its source model {src['path']} changed since the build: rebuild to pick the change up"
+            warn.append(msg)
+            add("source_model", None, msg, "info")
+        else:
+            add("source_model", True, f"{src['path']} (unchanged since the build)", "info")
 
     # What built it vs what is installed here.
     try:
@@ -358,7 +370,7 @@ def _short(msg: str) -> str:
 
 
 def _verdict(checks: list[Check], warn: list[str], sidecar: dict[str, Any] | None) -> Verdict:
-    order = {"file": 0, "build": 1, "machine": 2}
+    order = {"file": 0, "build": 1, "machine": 2, "info": 3}
     failed = sorted([c for c in checks if c.ok is False], key=lambda c: order[c.kind])
     reasons = [c.detail for c in failed]
     intact = not any(c.kind == "file" for c in failed)
