@@ -365,3 +365,10 @@ def test_changed_source_model_is_a_warning_not_a_refusal(built, tmp_path):
     assert v.intact and v.compatible and any("changed since the build" in w for w in v.warnings)
     model.unlink()
     assert "not found" in [c.detail for c in engine_file.check(path).checks if c.name == "source_model"][0]
+
+
+def test_read_sidecar_missing_is_empty(tmp_path):
+    assert engine_file.read_sidecar(tmp_path / "none.engine") == {}
+    (tmp_path / "x.engine.json").write_text('{"format": "something else"}')
+    with pytest.raises(UserError, match="not a trtlab sidecar"):
+        engine_file.read_sidecar(tmp_path / "x.engine")

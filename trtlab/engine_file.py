@@ -135,11 +135,15 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
-    """The sidecar of engine ``path`` (or the sidecar file itself); UserError if missing or unreadable."""
+    """The sidecar of engine ``path`` (or the sidecar file itself).
+
+    ``{}`` when there is none (an engine from elsewhere: best effort); UserError when there is
+    one that is not valid JSON or not a trtlab sidecar.
+    """
     path = Path(path)
     side = path if path.suffix == ".json" else sidecar_path(path)
     if not side.is_file():
-        raise UserError(f"{side.name}: no sidecar next to the engine")
+        return {}
     try:
         data = json.loads(side.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -231,12 +235,13 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
 
     sidecar: dict[str, Any] | None = None
     try:
-        sidecar = read_sidecar(path)
-        add("sidecar", True, sidecar_path(path).name)
+        sidecar = read_sidecar(path) or None
     except UserError as exc:
-        if sidecar_path(path).is_file():
-            add("sidecar", False, str(exc))
-            return _verdict(checks, warn, None)
+        add("sidecar", False, str(exc))
+        return _verdict(checks, warn, None)
+    if sidecar is not None:
+        add("sidecar", True, sidecar_path(path).name)
+    else:
         msg = (f"{path.name}: no sidecar {sidecar_path(path).name}: hash, backend, version and targets cannot be "
                "verified; best-effort checks only")
         warn.append(msg)
