@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import struct
 import zlib
@@ -227,6 +228,7 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
 
     def fake_execute(path, out, artifacts=None, timeout=600, parameters=None):
         failing = path.stem == fail_on
+        os.write(1, f"kernel noise from {path.stem}\n".encode())  # as TensorRT's C++ logger does
         synthetic_notebook(out, f"Chapter {path.stem}", error=failing)
         return book.Result(path.stem, not failing, 0.5, {}, "cell 6: ZeroDivisionError: boom" if failing else "",
                            out)
@@ -237,7 +239,9 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
     assert site.build_book(only=None, out=out, artifacts=tmp_path / "art") == 1
     printed = capsys.readouterr().out
     assert "01_b.ipynb failed at cell 6: ZeroDivisionError: boom" in printed
-    assert "02_c: not run" in printed
+    assert "02_c: not run" in printed and "kernel noise" not in printed
+    assert (out / "logs" / "01_b.log").read_text() == "kernel noise from 01_b\n"
+    assert f"kernel messages: {out / 'logs' / '01_b.log'}" in printed
     summary = json.loads((out / "book.json").read_text())
     assert [summary[n]["status"] for n in ("00_a", "01_b", "02_c")] == ["executed", "failed", "not run"]
     assert summary["00_a"]["ok"] is True and summary["01_b"]["failed_cell"] == 6

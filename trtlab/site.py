@@ -11,6 +11,7 @@ shown as styled ``name = value`` lines.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import html
@@ -24,7 +25,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import book
 from .common import UserError, artifacts_dir, repo_root
@@ -235,8 +236,12 @@ def _widget_static(model_id: str, state: dict[str, Any], seen: set[str] | None =
     st = model.get("state", {})
     controls: list[str] = []
     outputs: list[Any] = list(st.get("outputs", [])) if model.get("model_name") == "OutputModel" else []
-    if "value" in st and st.get("description") and not isinstance(st["value"], (dict, list)):
-        controls.append(f"{st['description']} = {st['value']!r}")
+    value = st.get("value")
+    labels, index = st.get("_options_labels"), st.get("index")
+    if isinstance(labels, list) and isinstance(index, int) and 0 <= index < len(labels):  # selection widgets
+        value = labels[index]
+    if value is not None and st.get("description") and not isinstance(value, (dict, list)):
+        controls.append(f"{st['description']} = {value!r}")
     for child in st.get("children", []) or []:
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):
             c, o = _widget_static(child[len("IPY_MODEL_"):], state, seen)
@@ -402,6 +407,35 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Point file descriptors 1 and 2 (inherited by the kernel papermill starts) at ``path`` for a while.
+
+    TensorRT's C++ logger and ipykernel write there directly, not into the notebook; this keeps
+    the book's own output to one line per notebook.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no stdout/stderr at all
+        yield
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (*saved, fd):
+            os.close(f)
+
+
 def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Path | None = None,
                timeout: int = 600) -> int:
     """Execute the chosen chapters in order (stopping at the first failure) and write the site.
@@ -435,7 +469,11 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
             print(f"[{i}/{len(paths)}] {path.stem}: not run (after {failed.name} failed)", flush=True)
             continue
         print(f"[{i}/{len(paths)}] {path.stem} …", end=" ", flush=True)
-        r = book.execute(path, out / "notebooks" / path.name, artifacts=artifacts, timeout=timeout)
+        log = out / "logs" / f"{path.stem}.log"
+        with _output_to(log):  # what the kernel writes to its stdout/stderr goes to a log
+            r = book.execute(path, out / "notebooks" / path.name, artifacts=artifacts, timeout=timeout)
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
         c.seconds, c.error, c.records = r.seconds, r.error, r.records
         c.executed = str(r.output) if r.output and r.output.exists() else None
         c.provenance = {**prov, "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
@@ -446,6 +484,8 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
             c.status, c.failed_cell, failed = "failed", _failed_cell(r.error), c
             print(f"FAILED in {r.seconds:.1f} s", flush=True)
             print(f"trtlab book: error: {path.name} failed at {r.error}", flush=True)
+            if log.exists():
+                print(f"trtlab book: kernel messages: {log}", flush=True)
     ordered = [chapters[p.stem] for p in every]
     index = write_site(ordered, out / "html", prov)
     summary: dict[str, Any] = {}
