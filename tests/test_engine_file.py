@@ -210,7 +210,7 @@ def test_save_replaces_atomically_and_cleans_up(saved, built, monkeypatch):
         raise OSError("disk full (injected)")
 
     monkeypatch.setattr(engine_file.os, "fsync", fail)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(UserError, match="could not save the engine .disk full .injected..; any previous engine"):
         engine_file.save(saved, built, extra={"note": "second"})
     monkeypatch.undo()
     assert (saved.read_bytes(), engine_file.sidecar_path(saved).read_text()) == before
@@ -372,3 +372,17 @@ def test_read_sidecar_missing_is_empty(tmp_path):
     (tmp_path / "x.engine.json").write_text('{"format": "something else"}')
     with pytest.raises(UserError, match="not a trtlab sidecar"):
         engine_file.read_sidecar(tmp_path / "x.engine")
+
+
+def test_save_to_a_folder_or_unwritable_place(built, tmp_path):
+    with pytest.raises(UserError, match="is a folder"):
+        engine_file.save(tmp_path, built)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="could not save the engine"):
+        engine_file.save(tmp_path / "file" / "e.engine", built)  # parent is a file
+
+
+def test_malformed_sidecar(saved, tmp_path):
+    bad = _tamper(saved, tmp_path / "m.engine", engine="not a dict")
+    assert "malformed sidecar" in _refusal(bad)
+    assert "is a folder" in engine_file.check(tmp_path).reason

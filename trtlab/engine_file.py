@@ -112,17 +112,23 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     old sidecar, which :func:`check` refuses (hash mismatch) rather than loading.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give the engine file's name (e.g. {path / 'model.engine'})")
     sidecar = make_sidecar(path, built, source_model, extra)
-    tmp_engine = _write_temp(path.parent, path.name, built.plan)
     try:
-        tmp_side = _write_temp(path.parent, sidecar_path(path).name,
-                               (json.dumps(sidecar, indent=2) + "\n").encode())
-    except BaseException:
-        tmp_engine.unlink(missing_ok=True)
-        raise
-    os.replace(tmp_engine, path)
-    os.replace(tmp_side, sidecar_path(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_engine = _write_temp(path.parent, path.name, built.plan)
+        try:
+            tmp_side = _write_temp(path.parent, sidecar_path(path).name,
+                                   (json.dumps(sidecar, indent=2) + "\n").encode())
+        except BaseException:
+            tmp_engine.unlink(missing_ok=True)
+            raise
+        os.replace(tmp_engine, path)
+        os.replace(tmp_side, sidecar_path(path))
+    except OSError as exc:
+        raise UserError(f"{path}: could not save the engine ({exc.strerror or exc}); "
+                        "any previous engine there is unchanged") from exc
     try:  # make the renames durable
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -151,6 +157,19 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UserError(f"{side.name}: not a trtlab sidecar (format {data.get('format') if isinstance(data, dict) else None!r}, "
                         f"expected {FORMAT!r})")
+    engine = data.get("engine")
+    problems = []
+    if not isinstance(engine, dict) or not isinstance(engine.get("size"), int) \
+            or not isinstance(engine.get("sha256"), str):
+        problems.append("'engine' needs an integer size and a sha256 string")
+    for key in ("backend", "version"):
+        if not isinstance(data.get(key), str):
+            problems.append(f"{key!r} must be a string")
+    for key in ("targets", "options"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            problems.append(f"{key!r} must be an object")
+    if problems:
+        raise UserError(f"{side.name}: malformed sidecar: {'; '.join(problems)}")
     return data
 
 
@@ -224,10 +243,17 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
     def add(name: str, ok: bool | None, detail: str, kind: str = "file") -> None:
         checks.append(Check(name, ok, detail, kind))
 
+    if path.is_dir():
+        add("file", False, f"{path}: is a folder, not an engine file")
+        return _verdict(checks, warn, None)
     if not path.is_file():
         add("file", False, f"{path}: no such engine file")
         return _verdict(checks, warn, None)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        add("file", False, f"{path}: cannot be read ({exc.strerror or exc})")
+        return _verdict(checks, warn, None)
     if not data:
         add("file", False, f"{path.name}: the engine file is empty")
         return _verdict(checks, warn, None)
