@@ -44,6 +44,8 @@ def test_options_validate():
         BuildOptions(compute_capabilities=("9.0",)).validate()
     with pytest.raises(UserError, match="workspace"):
         BuildOptions(workspace_mib=0).validate()
+    with pytest.raises(UserError, match="'current' .* must be the only target"):
+        BuildOptions(compute_capabilities=("current", "8.6")).validate()
     assert BuildOptions(max_batch=16).opt == 16
     assert BuildOptions(compute_capabilities=["8.6"]).as_dict()["compute_capabilities"] == ["8.6"]
 

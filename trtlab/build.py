@@ -85,6 +85,8 @@ class BuildOptions:
         for cc in self.compute_capabilities or ():
             if cc not in CC_NAMES:
                 raise UserError(f"unknown target compute capability {cc!r}; choose from {', '.join(CC_NAMES)}")
+        if "current" in (self.compute_capabilities or ()) and len(self.compute_capabilities or ()) > 1:
+            raise UserError("target 'current' (the GPU of this machine) must be the only target")
         if self.hardware_compatibility not in (None, *HW_COMPAT):
             raise UserError(f"hardware_compatibility must be one of {', '.join(HW_COMPAT)}")
 
@@ -406,7 +408,7 @@ def _targets(trt: ModuleType, options: BuildOptions, header: dict[str, Any] | No
         explicit = list(options.compute_capabilities or [])
         if explicit and explicit != ["current"]:
             ccs = explicit
-        elif header is not None:
+        elif header is not None:  # the backend's default set, or the GPU that "current" found
             ccs = header["compute_capabilities"]
         else:
             ccs = []
