@@ -386,3 +386,18 @@ def test_malformed_sidecar(saved, tmp_path):
     bad = _tamper(saved, tmp_path / "m.engine", engine="not a dict")
     assert "malformed sidecar" in _refusal(bad)
     assert "is a folder" in engine_file.check(tmp_path).reason
+
+
+def test_sidecar_rewritten_to_match_a_foreign_plan(saved, tmp_path):
+    """Someone copies a sidecar next to an engine from another release and fixes size and hash by hand."""
+    if not RTX:
+        pytest.skip("the plan header is read on TensorRT-RTX only")
+    data = bytearray(saved.read_bytes())
+    data[25] = (data[25] + 1) % 256  # the header's minor version: as if built by another release
+    other = tmp_path / "foreign.engine"
+    other.write_bytes(bytes(data))
+    shutil.copy(engine_file.sidecar_path(saved), engine_file.sidecar_path(other))
+    side = json.loads(engine_file.sidecar_path(other).read_text())
+    side["engine"]["sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+    engine_file.sidecar_path(other).write_text(json.dumps(side))
+    assert "the sidecar does not belong to this engine" in _refusal(other)

@@ -321,6 +321,9 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
                                 f"{', '.join(header['compute_capabilities']) or '?'}")
             if built_version is None:
                 built_version = header["version"]
+            elif _ver(header["version"]) != _ver(built_version)[:len(_ver(header["version"]))]:
+                add("header", False, f"{path.name}: the plan header says TensorRT-RTX {header['version']}, the sidecar "
+                                     f"says {built_version}: the sidecar does not belong to this engine")
 
     if built_with is not None and built_with != here:
         add("backend", False, f"{path.name}: built with {built_with} {built_version}, this machine has {here} "
