@@ -10,7 +10,8 @@ pytestmark = pytest.mark.notebook
 
 
 def test_06_inference(run_notebook):
-    rec = run_notebook("06_inference", BATCHES=[1, 8, 32], ITERS=10, TIME_PER_BATCH_S=0.5, EFFICIENCY_S=0.2).records
+    rec = run_notebook("06_inference", BATCHES=[1, 8, 32], ITERS=10, TIME_PER_BATCH_S=0.5, EFFICIENCY_S=0.2,
+                       DIGIT=5).records
     caps = backend.probe()
     mode = rec["session_mode"]
     assert mode == ("TensorRT" if caps.can_run else "CPU reference")
@@ -51,4 +52,4 @@ def test_06_inference(run_notebook):
         assert all(r["what"] == "end to end" for r in rows if r["mode"] == "CPU reference")
         assert not any(r["mode"] == "TensorRT" for r in rows)
     d = rec["digit"]
-    assert d["mode"] == mode and 0 <= d["predicted"] <= 9 and d["index"] == 7
+    assert d["mode"] == mode and 0 <= d["predicted"] <= 9 and d["index"] == 5
