@@ -62,13 +62,16 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
     return found
 
 
-def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet: bool = False) -> tuple[Any, Any, Any]:
+def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet: bool = False,
+               strongly_typed: bool = False) -> tuple[Any, Any, Any]:
     """Parse an ONNX file into a fresh explicit-batch network; returns (builder, network, parser).
 
     Keep all three alive while you use the network (the network belongs to the builder, and
     the parser owns weights the network points to). ``quiet=True`` keeps the TensorRT logger
     silent while parsing (a refusal's messages are all in the ``ParseError`` anyway); the
-    default leaves the shared logger as it is, warnings included.
+    default leaves the shared logger as it is, warnings included. ``strongly_typed=True`` asks
+    enterprise TensorRT 10 for a ``STRONGLY_TYPED`` network (precision from the model's dtypes, as
+    an FP16 ONNX file needs); TensorRT-RTX networks are always strongly typed and have no flag.
     """
     trt = trt or backend.load()
     path = Path(path)
@@ -81,7 +84,11 @@ def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet:
         raise UserError(f"{path} is empty, not an ONNX model")
     log = backend.logger(trt)
     builder = trt.Builder(log)
-    network = builder.create_network(0)  # explicit batch: the only kind since TensorRT 10
+    flags = 0  # explicit batch: the only kind since TensorRT 10
+    if strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") and \
+            backend.name_of(trt) == "tensorrt":
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, log)
     # `path` lets the parser find external weight files beside the model.
     severity = log.min_severity
