@@ -170,6 +170,21 @@ def test_a_chapter_has_a_plot_and_navigation_works(built_book, page):
     assert page.blocked == []
 
 
+def test_widget_static_fallback_in_the_browser(page, tmp_path, screenshots):
+    """A synthetic chapter with an ipywidget: the note and the widget cell's plot, and no script at all."""
+    from test_site import PROV, synthetic_notebook
+
+    path = synthetic_notebook(tmp_path / "notebooks" / "04_widgets.ipynb", "04 · Widgets", widget=True)
+    c = site.chapter_from_source(path)
+    c.executed, c.provenance, c.status, c.seconds = str(path), PROV, "executed", 1.0
+    site.write_site([c], tmp_path / "html", PROV)
+    page.goto((tmp_path / "html" / "04_widgets.html").as_uri())
+    assert page.locator(".trtlab-widget-note").inner_text().startswith("Interactive widget")
+    assert page.eval_on_selector_all("img", "els => els.filter(e => e.naturalWidth > 0).length") >= 2
+    assert page.locator("script[src]").count() == 0
+    assert page.blocked == []
+
+
 # --- JupyterLab -------------------------------------------------------------------------------
 
 def _free_port() -> int:

@@ -16,6 +16,7 @@ import copy
 import datetime as _dt
 import html
 import json
+import logging
 import os
 import platform
 import re
@@ -311,8 +312,12 @@ def _exporter() -> Any:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"trtlab_chapter.html.j2": CHAPTER_TEMPLATE})],
-                        template_file="trtlab_chapter.html.j2")
+    exporter = HTMLExporter(template_name="lab", template_file="trtlab_chapter.html.j2",
+                            extra_loaders=[DictLoader({"trtlab_chapter.html.j2": CHAPTER_TEMPLATE})])
+    quiet = logging.getLogger("trtlab.nbconvert")  # not one "alternative text is missing" line per plot
+    quiet.setLevel(logging.ERROR)
+    exporter.log = quiet
+    return exporter
 
 
 def render(executed: Path, out_html: Path, chapters: list[Chapter] | None = None, index: int = 0,
@@ -454,10 +459,11 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     chapters = {p.stem: chapter_from_source(p) for p in every}
     for name, old in previous.items():  # keep what an earlier run left, where it still exists
         c = chapters.get(name)
-        if c is None or not old.get("executed") or not Path(old["executed"]).exists():
+        executed = out / old["executed"] if isinstance(old.get("executed"), str) else None
+        if c is None or executed is None or not executed.exists():
             continue
         c.status, c.seconds, c.error = old.get("status", "not run"), old.get("seconds"), old.get("error", "")
-        c.failed_cell, c.executed, c.provenance = old.get("failed_cell"), old["executed"], old.get("provenance")
+        c.failed_cell, c.executed, c.provenance = old.get("failed_cell"), str(executed), old.get("provenance")
     for p in paths:  # chosen this time: start from scratch
         c = chapters[p.stem]
         c.status, c.seconds, c.error, c.failed_cell, c.executed, c.provenance = "not run", None, "", None, None, None
@@ -491,10 +497,13 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     summary: dict[str, Any] = {}
     for c in ordered:
         d = asdict(c)
+        d["seconds"] = round(c.seconds, 2) if c.seconds is not None else None
+        if c.executed:  # relative to DIR, so the folder can move
+            d["executed"] = os.path.relpath(c.executed, out)
         d.pop("records")
         d["ok"] = c.status == "executed"
         summary[c.name] = d
-    (out / "book.json").write_text(json.dumps(summary, indent=2))
+    (out / "book.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     ran = [chapters[p.stem] for p in paths]
     ok = sum(c.status == "executed" for c in ran)
     print(f"{ok}/{len(paths)} notebooks in {time.perf_counter() - start:.0f} s; site: {index}")
