@@ -188,3 +188,96 @@ def test_pycuda_is_optional_and_says_how_to_get_it():
             runtime.memory("pycuda")
     else:
         pytest.skip("pycuda is installed: the GPU tests cover it")
+
+
+def test_pycuda_memory_uses_the_guides_calls(monkeypatch):
+    """PyCudaMemory with a stand-in ``pycuda.driver`` that records the guide's calls and moves
+    bytes between host arrays (pycuda itself needs a GPU and a CUDA toolkit to install)."""
+    import ctypes
+    import types
+
+    calls = []
+
+    class Alloc:
+        def __init__(self, n):
+            self.buf = np.zeros(n, np.uint8)
+            self.freed = False
+
+        def __int__(self):
+            return int(self.buf.ctypes.data)
+
+        def free(self):
+            self.freed = True
+
+    class HostAlloc:
+        def __init__(self):
+            self.freed = False
+
+        def free(self):
+            self.freed = True
+
+    class Stream:
+        handle = 77
+
+        def synchronize(self):
+            calls.append("synchronize")
+
+        def is_done(self):
+            return True
+
+    class Ctx:
+        def push(self):
+            calls.append("push")
+
+        def pop(self):
+            calls.append("pop")
+
+    allocs, hosts = [], []
+
+    def pagelocked_empty(shape, dtype):
+        calls.append("pagelocked_empty")
+        owner = HostAlloc()  # pycuda's pinned arrays keep their HostAllocation in .base
+        hosts.append(owner)
+        return _WithBase(np.zeros(shape, dtype), owner)
+
+    class _WithBase(np.ndarray):
+        def __new__(cls, arr, base):
+            obj = arr.view(cls)
+            obj._fake_base = base
+            return obj
+
+        @property
+        def base(self):
+            return self._fake_base
+
+    def mem_alloc(n):
+        calls.append("mem_alloc")
+        a = Alloc(n)
+        allocs.append(a)
+        return a
+
+    def memcpy_htod_async(dst, src, stream):
+        calls.append("memcpy_htod_async")
+        ctypes.memmove(int(dst), np.ascontiguousarray(src).ctypes.data, src.nbytes)
+
+    def memcpy_dtoh_async(dst, src, stream):
+        calls.append("memcpy_dtoh_async")
+        ctypes.memmove(dst.ctypes.data, int(src), dst.nbytes)
+
+    driver = types.SimpleNamespace(
+        init=lambda: calls.append("init"), Device=lambda i: types.SimpleNamespace(retain_primary_context=Ctx),
+        pagelocked_empty=pagelocked_empty, mem_alloc=mem_alloc, Stream=Stream,
+        memcpy_htod_async=memcpy_htod_async, memcpy_dtoh_async=memcpy_dtoh_async)
+    pkg = types.ModuleType("pycuda")
+    pkg.driver = driver
+    monkeypatch.setitem(sys.modules, "pycuda", pkg)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+
+    with Session.from_engine(FakeEngine(), memory=runtime.memory("pycuda"), mode="stand-in") as s:
+        x = np.arange(8, dtype=np.float32).reshape(2, 4)
+        np.testing.assert_array_equal(s.infer(x), 2 * x + 1)
+        assert s.memory_kind == "pycuda"
+    for name in ("init", "push", "pagelocked_empty", "mem_alloc", "memcpy_htod_async", "memcpy_dtoh_async",
+                 "synchronize", "pop"):
+        assert name in calls, name
+    assert all(a.freed for a in allocs) and all(h.freed for h in hosts)
