@@ -43,6 +43,8 @@ def _need_chromium() -> None:
 def screenshots() -> Path:
     path = Path(os.environ.get("TRTLAB_SCREENSHOTS", ROOT / "build" / "test-screenshots"))
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.png"):  # only this run's pictures
+        old.unlink()
     print(f"\nbrowser screenshots: {path}")
     return path
 
