@@ -321,9 +321,6 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
                                 f"{', '.join(header['compute_capabilities']) or '?'}")
             if built_version is None:
                 built_version = header["version"]
-            elif _ver(header["version"]) != _ver(built_version)[:len(_ver(header["version"]))]:
-                add("header", False, f"{path.name}: the plan header says TensorRT-RTX {header['version']}, the sidecar "
-                                     f"says {built_version}: the sidecar does not belong to this engine")
 
     if built_with is not None and built_with != here:
         add("backend", False, f"{path.name}: built with {built_with} {built_version}, this machine has {here} "
@@ -340,6 +337,11 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
         else:
             add("version", False, f"{path.name}: built with {here} {built_version}, this machine has {version}: "
                                   "engines only load on the TensorRT release that built them; rebuild", "build")
+
+    if header is not None and sidecar is not None and built_with in (None, "tensorrt_rtx") \
+            and _ver(header["version"]) != _ver(str(built_version))[:len(_ver(header["version"]))]:
+        add("header version", False, f"{path.name}: the plan header says TensorRT-RTX {header['version']}, the "
+                                     f"sidecar says {built_version}: the sidecar does not belong to this engine", "build")
 
     # TensorRT-RTX's documented header check (reads the header only).
     if here == "tensorrt_rtx" and built_with in (None, here):
