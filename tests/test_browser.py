@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -279,7 +280,7 @@ def _run_all_in_lab(base, token, root, page, screenshots, built_book):
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
     _wait(page, lambda: _kernel_state(base, token) == "idle", 60, "the kernel to start")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     source = json.loads((root / f"{CHAPTERS[0]}.ipynb").read_text())
     n_code = sum(c["cell_type"] == "code" for c in source["cells"])
 

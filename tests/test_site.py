@@ -277,3 +277,41 @@ def test_lab_refuses_a_busy_port():
         assert not site.port_free(port)
         with pytest.raises(site.UserError, match="already in use"):
             site.run_lab(port, open_browser=False)
+
+
+def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
+    """`trtlab lab --no-browser` for real: the printed URL answers, on 127.0.0.1 only."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "trtlab.cli", "lab", "--port", str(port), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        m = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", "".join(lines))
+        assert m, lines
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={m.group(1)}",
+                                            timeout=5) as r:
+                    names = [c["name"] for c in json.loads(r.read())["content"]]
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
+                time.sleep(0.5)
+        assert "00_environment.ipynb" in names
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
