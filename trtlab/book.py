@@ -7,9 +7,7 @@ a notebook runs the same way in the book and in its test.
 from __future__ import annotations
 
 import os
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,26 +56,6 @@ def declared_parameters(path: Path) -> set[str]:
     return set()
 
 
-@contextmanager
-def _stderr_to(path: Path):
-    """Send this process's file descriptor 2 — and so the kernel's, which inherits it — to ``path``.
-
-    TensorRT's C++ logger and the kernel's own warnings write there; the notebook still gets
-    every message (ipykernel captures them into the cell's output), and the console keeps one
-    progress line per notebook.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(path, "ab") as log:
-            os.dup2(log.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _failing_cell(nb: Any) -> str:
     for i, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
@@ -101,13 +79,10 @@ def execute(path: Path, out: Path, parameters: dict[str, Any] | None = None,
     if artifacts is not None:
         os.environ["TRTLAB_ARTIFACTS"] = str(Path(artifacts).resolve())
     start = time.perf_counter()
-    log = out.with_suffix(".stderr.log")
-    log.unlink(missing_ok=True)
     try:
-        with _stderr_to(log):
-            papermill.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(path.parent),
-                                       kernel_name="python3", progress_bar=False, log_output=False,
-                                       execution_timeout=timeout)
+        papermill.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(path.parent),
+                                   kernel_name="python3", progress_bar=False, log_output=False,
+                                   execution_timeout=timeout)
         ok, error = True, ""
     except papermill.PapermillExecutionError as exc:
         ok, error = False, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
