@@ -41,7 +41,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 # --- book ------------------------------------------------------------------------------
 def _book_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", metavar="NAME", help="run only notebooks whose name contains NAME (e.g. 00, inference)")
+    p.add_argument("--only", metavar="NAME", help="run only notebooks whose name contains NAME; several with commas (e.g. 00,01 or inference)")
     p.add_argument("--out", metavar="DIR", type=Path, default=Path("build"),
                    help="output folder: DIR/notebooks (executed) and DIR/html (site); default build")
     p.add_argument("--artifacts", metavar="DIR", type=Path, default=None,
