@@ -6,7 +6,7 @@ The guide set ``builder.max_batch_size`` and ``builder.max_workspace_size`` and 
 * an optimization profile (min / opt / max shape of every dynamic input) instead of a
   maximum batch size (implicit batch was removed in TensorRT 10.0);
 * ``config.set_memory_pool_limit(MemoryPoolType.WORKSPACE, bytes)`` instead of the
-  workspace size (``max_workspace_size`` deprecated in 8.4, removed in 10.0);
+  workspace size (``max_workspace_size`` deprecated in 8.3, removed in 10.0);
 * ``config.builder_optimization_level`` (0-5, since 8.6): how hard the builder searches;
 * ``builder.build_serialized_network(network, config)`` instead of ``build_cuda_engine``
   (removed in 8.0): the builder hands back the plan bytes, not a live engine.
@@ -356,7 +356,7 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: BuildOptions
     else:
         notes.append("the network has no dynamic input: no optimization profile, max_batch is not used")
 
-    # Workspace: a memory pool limit (max_workspace_size deprecated 8.4, removed 10.0).
+    # Workspace: a memory pool limit (max_workspace_size deprecated 8.3, removed 10.0).
     if options.workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib << 20)
 
