@@ -3,6 +3,8 @@ what it recorded, and the `gpu` marker's skip."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,13 @@ def run_notebook(shared_artifacts, tmp_path_factory):
         return result
 
     return run
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """End a server started by a test: SIGTERM, then SIGKILL if it lingers."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

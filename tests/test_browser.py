@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from trtlab import book, site
 from trtlab.recorder import read_records
+from conftest import stop
 
 pytestmark = pytest.mark.browser
 
@@ -238,12 +238,7 @@ def jupyterlab(tmp_path):
                 time.sleep(0.5)
         yield base, token, root
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

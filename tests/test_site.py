@@ -16,6 +16,7 @@ from nbformat import v4
 
 from trtlab import site
 from trtlab.recorder import MIME as RECORD_MIME
+from conftest import stop
 
 PROV = {"backend": "tensorrt_rtx", "version": "1.7.0", "device": "no NVIDIA GPU — CPU only (x86_64, 2 cores)",
         "python": "3.11.2", "date": "2026-11-27 17:30 UTC"}
@@ -281,7 +282,6 @@ def test_lab_refuses_a_busy_port():
 
 def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
     """`trtlab lab --no-browser` for real: the printed URL answers, on 127.0.0.1 only."""
-    import signal
     import socket
     import subprocess
     import sys
@@ -309,9 +309,4 @@ def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
                 time.sleep(0.5)
         assert "00_environment.ipynb" in names
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

@@ -647,8 +647,8 @@ def mnist_accuracy(session: Any) -> dict[str, Any]:
     return {"top1": top1(logits, mnist.y_test), "n": int(len(mnist.y_test)), "source": mnist.source}
 
 
-def plot_latency(rows: Sequence[Row], ax: Any = None, title: str | None = None) -> Any:
-    """p50 latency per batch (bars from p50 to p99), one line per model/mode/what."""
+def _series(rows: Sequence[Row], ax: Any) -> tuple[Any, list[tuple[str, list[Row]]]]:
+    """An axes (new if None) and the rows grouped per model/mode/what, each sorted by batch."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -656,42 +656,38 @@ def plot_latency(rows: Sequence[Row], ax: Any = None, title: str | None = None) 
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.model, r.mode, r.what), []).append(r)
-    for (model, mode, what), rs in groups.items():
-        rs = sorted(rs, key=lambda r: r.batch)
-        b = [r.batch for r in rs]
-        p50 = np.array([r.p50_ms for r in rs])
-        p99 = np.array([r.p99_ms for r in rs])
-        ax.errorbar(b, p50, yerr=[np.zeros_like(p50), p99 - p50], marker="o", capsize=3,
-                    label=f"{mode}, {what}" if model in mode else f"{model} — {mode}, {what}")
+    series = [(f"{mode}, {what}" if model in mode else f"{model} — {mode}, {what}",
+               sorted(rs, key=lambda r: r.batch)) for (model, mode, what), rs in groups.items()]
+    return ax, series
+
+
+def _finish(ax: Any, ylabel: str, title: str) -> Any:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("batch")
-    ax.set_ylabel("latency ms (p50, bar to p99)")
-    ax.set_title(title or "latency")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=7)
     return ax
+
+
+def plot_latency(rows: Sequence[Row], ax: Any = None, title: str | None = None) -> Any:
+    """p50 latency per batch (bars from p50 to p99), one line per model/mode/what."""
+    ax, series = _series(rows, ax)
+    for label, rs in series:
+        p50 = np.array([r.p50_ms for r in rs])
+        p99 = np.array([r.p99_ms for r in rs])
+        ax.errorbar([r.batch for r in rs], p50, yerr=[np.zeros_like(p50), p99 - p50], marker="o", capsize=3,
+                    label=label)
+    return _finish(ax, "latency ms (p50, bar to p99)", title or "latency")
 
 
 def plot_throughput(rows: Sequence[Row], ax: Any = None, title: str | None = None) -> Any:
     """Images per second against batch, one line per model/mode/what."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    groups: dict[tuple[str, str, str], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((r.model, r.mode, r.what), []).append(r)
-    for (model, mode, what), rs in groups.items():
-        rs = sorted(rs, key=lambda r: r.batch)
-        ax.plot([r.batch for r in rs], [r.images_per_s for r in rs], marker="o",
-                label=f"{mode}, {what}" if model in mode else f"{model} — {mode}, {what}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("batch")
-    ax.set_ylabel("images / s")
-    ax.set_title(title or "throughput")
-    ax.legend(fontsize=7)
-    return ax
+    ax, series = _series(rows, ax)
+    for label, rs in series:
+        ax.plot([r.batch for r in rs], [r.images_per_s for r in rs], marker="o", label=label)
+    return _finish(ax, "images / s", title or "throughput")
 
 
 def plot_histogram(timings: Mapping[str, Timing], ax: Any = None, title: str = "latency distribution") -> Any:

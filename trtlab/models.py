@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import UserError, artifacts_dir, atomic_write
+from .common import artifacts_dir, atomic_write
 
 INPUT_NODE = "Placeholder"   # the guide's input node name (TF1's default for tf.placeholder)
 OUTPUT_NODE = "fc2/Relu"     # the guide's output node name (see freeze() for what it holds)

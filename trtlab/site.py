@@ -453,7 +453,7 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     every = book.notebooks(None)
     artifacts = artifacts or artifacts_dir()
     previous = _previous(out)
-    print(f"trtlab book: probing the TensorRT backend …", flush=True)
+    print("trtlab book: probing the TensorRT backend …", flush=True)
     prov = provenance()
     print(f"trtlab book: {prov['backend']} {prov['version']} on {prov['device']}", flush=True)
     chapters = {p.stem: chapter_from_source(p) for p in every}
