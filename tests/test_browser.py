@@ -50,7 +50,7 @@ def screenshots() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed after this file: its event loop must not outlive it
 def browser():
     _need_chromium()
     from playwright.sync_api import sync_playwright
