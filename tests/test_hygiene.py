@@ -37,3 +37,14 @@ def test_notebook_hygiene(path):
     assert len(trtlab_imports) == 1, f"one import line for the helpers, found {trtlab_imports}"
     for banned in ["sys.path", "!pip", "%pip", "os._exit", "%%timeit", "%timeit"]:
         assert banned not in source, f"{banned} in {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_tables_render(path):
+    """A pipe table with a row of the wrong width silently renders as a paragraph of pipes."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and re.search(r"^\| *---", cell.source, re.M):
+            assert "<table" in markdown2html_mistune(cell.source), f"cell {i}: the table does not render"
