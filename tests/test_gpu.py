@@ -95,10 +95,18 @@ def test_time_cuda_matches_torch_events_on_a_copy(torch):
         h = mem.pinned((nbytes,), np.uint8)
         d = mem.device(nbytes)
         fn = lambda: mem.htod(d, h, s.cuda_stream)  # noqa: E731
-        ours = bench.time_cuda(fn, s, warmup=3, iters=20)
-        ref = _torch_events(torch, fn, s, 3, 20)
-    assert abs(ours.p50 - ref) / ref < 0.05
-    gbs = nbytes / (ours.p50 / 1e3) / 1e9
+        # Rounds alternate the two timers: on a freshly started H100 the copy time drifted over
+        # the first seconds, so timing one method after the other compared two moments
+        # (9 % apart, twice), not two timers.
+        ours_p50, refs = [], []
+        for _ in range(5):
+            ours = bench.time_cuda(fn, s, warmup=2, iters=20, warmup_s=0.05)
+            ours_p50.append(ours.p50)
+            refs.append(_torch_events(torch, fn, s, 2, 20))
+    mine, ref = float(np.median(ours_p50)), float(np.median(refs))
+    print(f"64 MiB H2D p50 per round, time_cuda {ours_p50} ms, torch events {refs} ms")
+    assert abs(mine - ref) / ref < 0.05, f"time_cuda p50s {ours_p50} vs torch events {refs} (ms)"
+    gbs = nbytes / (mine / 1e3) / 1e9
     assert 3 < gbs < 200, f"{gbs} GB/s is not a plausible host-to-device bandwidth"
     del cudart
 
