@@ -135,4 +135,4 @@ def test_cli_bench_missing_or_junk_engine(tmp_path, capsys):
     junk.write_bytes(b"\0" * 100)
     assert cli.main(["bench", str(junk)]) == 2
     err = capsys.readouterr().err
-    assert "sidecar" in err and len(err.strip().splitlines()) == 1
+    assert "junk.engine: not a TensorRT-RTX engine" in err and len(err.strip().splitlines()) == 1

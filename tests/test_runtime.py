@@ -102,8 +102,12 @@ def test_bad_engine_files_and_options(tmp_path, tiny):
         Session(tmp_path / "missing.engine")
     junk = tmp_path / "junk.engine"
     junk.write_bytes(b"not an engine")
-    with pytest.raises(UserError, match="sidecar"):
-        Session(junk)
+    with pytest.raises(UserError, match=r"junk.engine: not a TensorRT-RTX engine \(no plan header\)"):
+        Session(junk)  # refused before anything else: not even its model is run
+    bare = tmp_path / "bare.engine"  # an intact engine without its sidecar
+    bare.write_bytes(tiny.read_bytes())
+    with pytest.raises(UserError, match="sidecar names no source model"):
+        Session(bare)
     with pytest.raises(UserError, match="memory must be one of"):
         Session(tiny, memory="numba")
     with pytest.raises(UserError, match="contexts must be at least 1"):

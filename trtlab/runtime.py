@@ -510,11 +510,13 @@ class Session:
         self._runtime: Any = None
         self._network: Any = None  # reference path: (builder, network, parser) kept alive together
         self._closed = False
+        verdict = engine_file.check(self.path)
+        if not verdict.intact:  # truncated, corrupt, not an engine: nothing to run, not even its model
+            raise UserError(verdict.reason)
         caps = backend.probe()
         runnable, why = caps.can_run, caps.run_reason
         if runnable and not force_reference:
-            verdict = engine_file.check(self.path)
-            runnable, why = bool(verdict.can_run), "; ".join(getattr(verdict, "reasons", []) or [])
+            runnable, why = bool(verdict.can_run), "; ".join(verdict.reasons)
         if force_reference:
             runnable, why = False, "the CPU reference was asked for"
         self.why = "" if runnable else why
