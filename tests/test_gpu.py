@@ -34,17 +34,10 @@ def cupy():
 
 
 def _torch_events(torch, fn, stream, warmup=5, iters=30):
-    for _ in range(warmup):
-        fn()
-    pairs = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(stream)
-        fn()
-        b.record(stream)
-        pairs.append((a, b))
-    torch.cuda.synchronize()
-    return float(np.median([a.elapsed_time(b) for a, b in pairs]))
+    """Median of torch.cuda.Event pairs on the same stream: the independent measurement."""
+    from gpu_check import torch_events
+
+    return float(np.median(torch_events(fn, stream, warmup, iters)))
 
 
 def test_cuda_check_raises_with_the_error_name():
