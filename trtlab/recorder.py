@@ -23,18 +23,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(name: str, value: Any) -> Any:
-    """Show ``name = value`` and store it in the notebook's outputs for tests to read."""
+def preview(value: Any, limit: int = 160) -> str:
+    """``repr(value)``, cut at ``limit`` characters: a long table is stored whole, shown short."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[:limit]} … ({len(shown):,} characters in all)"
+
+
+def record(name: str, value: Any) -> None:
+    """Show ``name = value`` and store it in the notebook's outputs for tests to read.
+
+    Returns None, so a ``record(...)`` ending a cell does not print the value a second time.
+    """
     value = _plain(value)
     json.dumps(value)  # fail here, in the notebook, on a value that cannot be stored
+    line = f"[record] {name} = {preview(value)}"
     try:
+        from IPython import get_ipython
         from IPython.display import display
-    except ImportError:  # plain Python: just print
-        print(f"[record] {name} = {value!r}")
-        return value
-    display({MIME: {"name": name, "value": value}, "text/plain": f"[record] {name} = {value!r}"},
-            raw=True)
-    return value
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:  # plain Python: just print
+        print(line)
+        return
+    display({MIME: {"name": name, "value": value}, "text/plain": line}, raw=True)
 
 
 def read_records(nb: Any) -> dict[str, Any]:

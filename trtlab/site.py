@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 from . import book
 from .common import UserError, artifacts_dir, repo_root
-from .recorder import MIME as RECORD_MIME
+from .recorder import MIME as RECORD_MIME, preview
 
 BOOK_TITLE = "trtlab — Tensor to TensorRT"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -212,10 +212,7 @@ CHAPTER_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 def _record_html(item: Any) -> str:
     if isinstance(item, str):
         item = json.loads(item)
-    value = item.get("value")
-    shown = repr(value)  # as the text/plain fallback and JupyterLab show it
-    if len(shown) > 2000:
-        shown = shown[:2000] + " …"
+    shown = preview(item.get("value"))  # as the text/plain fallback and JupyterLab show it
     return ('<div class="trtlab-record" data-record="{n}"><span class="trtlab-record-tag">[record]</span>'
             '<span class="trtlab-record-name">{n}</span> = <span class="trtlab-record-value">{v}</span></div>'
             ).format(n=html.escape(str(item.get("name"))), v=html.escape(shown))
