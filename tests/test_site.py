@@ -310,3 +310,18 @@ def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
         assert "00_environment.ipynb" in names
     finally:
         stop(proc)
+
+
+def test_progress_bar_redraws_render_as_their_last_state(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("build()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"\rbuilding: {i}/3")
+                    for i in range(4)] + [nbformat.v4.new_output("stream", name="stderr", text="\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Bars"), cell]
+    path = tmp_path / "00_bars.ipynb"
+    nbformat.write(nb, path)
+    site.render(path, tmp_path / "00_bars.html")
+    page = (tmp_path / "00_bars.html").read_text()
+    assert "building: 3/3" in page and "building: 1/3" not in page

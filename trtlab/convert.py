@@ -38,9 +38,9 @@ class Graph:
 
 
 def _tf():
-    from .models import _tf as quiet_tf  # one place that imports TensorFlow without its C++ chatter
+    from .models import import_tensorflow  # one place that imports TensorFlow without its C++ chatter
 
-    return quiet_tf()
+    return import_tensorflow()
 
 
 def _tensor(name: str) -> str:

@@ -110,7 +110,7 @@ def _cudnn() -> Item:
     if ctypes.util.find_library("cudnn"):
         return Item("cuDNN", "system libcudnn", OK)
     return Item("cuDNN", "", INFO, "not installed; TensorRT 10+ and TensorRT-RTX do not need it "
-                                   "(TensorRT 8.6 made the cuDNN tactic source optional)")
+                                   "(TensorRT 8.6 turned its cuDNN tactic source off by default; 10.0 deprecated it)")
 
 
 def report() -> Report:

@@ -35,7 +35,7 @@ SEED = 0
 LAYERS = ("conv1", "conv2", "fc1", "fc2")
 
 
-def _tf():
+def import_tensorflow():
     """Import TensorFlow quietly.
 
     TensorFlow 2.21's C++ side writes INFO lines (oneDNN, CPU features, "All log messages
@@ -72,7 +72,7 @@ def _tf():
 
 def _keras():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    _tf()
+    import_tensorflow()
     import keras
 
     return keras
@@ -216,7 +216,7 @@ def frozen_graph_def(model: Any) -> Any:
     negative would come out as ten zeros, and argmax would pick class 0. So the node keeps the
     guide's *name* (what ``register_output`` referred to) but is an ``Identity`` on the logits.
     """
-    tf = _tf()
+    tf = import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     spec = tf.TensorSpec([None, *INPUT_SHAPE_NHWC], tf.float32, name=INPUT_NODE)

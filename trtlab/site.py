@@ -308,9 +308,13 @@ def _nav(chapters: list[Chapter], i: int, where: str) -> str:
 def _exporter() -> Any:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors.coalescestreams import CoalesceStreamsPreprocessor
 
     exporter = HTMLExporter(template_name="lab", template_file="trtlab_chapter.html.j2",
                             extra_loaders=[DictLoader({"trtlab_chapter.html.j2": CHAPTER_TEMPLATE})])
+    # A progress bar arrives as many stream chunks separated by \r: show its last state only,
+    # as a terminal or JupyterLab would, not every redraw.
+    exporter.register_preprocessor(CoalesceStreamsPreprocessor(), enabled=True)
     quiet = logging.getLogger("trtlab.nbconvert")  # not one "alternative text is missing" line per plot
     quiet.setLevel(logging.ERROR)
     exporter.log = quiet
