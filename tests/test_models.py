@@ -81,7 +81,7 @@ def test_wrong_flatten_order_is_caught(untrained, images):
 
 
 def test_frozen_graph_has_the_guides_names(untrained, images, tmp_path):
-    tf = models._tf()
+    tf = models.import_tensorflow()
     path = models.freeze(untrained, tmp_path / "lenet.pb")
     graph_def = convert.read_graph_def(path)
     nodes = {n.name: n.op for n in graph_def.node}
