@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def test_unknown_node_names(sources, capsys, tmp_path):
 
 
 def test_nchw_needs_4d_inputs(capsys, tmp_path):
-    tf = models._tf()
+    tf = models.import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     w = tf.Variable(np.ones((3, 2), np.float32))
@@ -166,6 +167,23 @@ def test_failed_conversion_keeps_the_old_file(sources, tmp_path):
     with pytest.raises(UserError):
         convert.to_onnx(sources["pb"], out_path, outputs=["nope"])
     assert out_path.read_bytes() == b"previous"
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-folder", "unwritable"])
+def test_output_that_cannot_be_written(where, sources, capsys, tmp_path):
+    """-o under a file, onto a folder or into a place nobody may write: one line, no file, no temp file."""
+    (tmp_path / "notes.txt").write_text("x")
+    out_path, want = {
+        "under-a-file": (tmp_path / "notes.txt" / "lenet.onnx", f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+        "a-folder": (tmp_path, f"{tmp_path} is a folder: give the name of the file to write in it"),
+        "unwritable": (Path("/proc/lenet.onnx"), "/proc/lenet.onnx: cannot write it ("),
+    }[where]
+    code = cli.main(["convert", str(sources["pb"]), "-o", str(out_path)])
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("trtlab convert: error: ") and want in lines[0], err
+    assert "Traceback" not in err + out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_real_process_exit_status(tmp_path):

@@ -15,23 +15,51 @@ class UserError(Exception):
     exit_code = 2
 
 
+def output_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents) to write an output into.
+
+    UserError with the reason when it cannot be: a part of the path is a file
+    (``-o notes.txt/model.onnx``), or the folder cannot be created (permissions, read-only).
+    """
+    folder = Path(folder)
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise UserError(f"{part} is a file, not a folder" + ("" if part == folder else f": cannot create {folder}"))
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
+    return folder
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader sees either the old file or the new one, never half of the new one: an
-    interrupted write leaves the previous file intact.
+    interrupted write leaves the previous file intact. A path that cannot be written (a
+    folder, a folder that cannot be made, no permission, disk full) raises UserError with the
+    reason, and leaves no temporary file behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give the name of the file to write in it")
+    output_folder(path.parent)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"{path}: cannot write it ({exc.strerror or exc}); "
+                            "any previous file there is unchanged") from None
         raise
     return path
 
