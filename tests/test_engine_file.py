@@ -378,8 +378,28 @@ def test_save_to_a_folder_or_unwritable_place(built, tmp_path):
     with pytest.raises(UserError, match="is a folder"):
         engine_file.save(tmp_path, built)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UserError, match="could not save the engine"):
+    with pytest.raises(UserError, match="file is a file, not a folder"):
         engine_file.save(tmp_path / "file" / "e.engine", built)  # parent is a file
+    with pytest.raises(UserError, match="could not save the engine"):
+        engine_file.save(Path("/proc/e.engine"), built)  # a folder nobody may create files in
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "sidecar-is-a-folder"])
+def test_cli_build_output_that_cannot_be_written(where, model, tmp_path, capfd):
+    """Nothing is written, not even the engine without its sidecar, and no temporary file stays."""
+    (tmp_path / "notes.txt").write_text("x")
+    if where == "under-a-file":
+        out_path, want = tmp_path / "notes.txt" / "x.engine", f"{tmp_path / 'notes.txt'} is a file, not a folder"
+    else:
+        out_path = tmp_path / "x.engine"
+        (tmp_path / "x.engine.json").mkdir()
+        want = f"{tmp_path / 'x.engine.json'} is a folder, and the sidecar of x.engine must be written there"
+    rc, out, err = _cli(capfd, "build", str(model), "-o", str(out_path), "--max-batch", "2")
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtlab build: error: ") and want in lines[0], err
+    assert "Traceback" not in err + out
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == (["notes.txt"] if where == "under-a-file" else ["notes.txt", "x.engine.json"])
 
 
 def test_malformed_sidecar(saved, tmp_path):

@@ -25,7 +25,8 @@ def output_folder(folder: str | os.PathLike) -> Path:
     for part in (folder, *folder.parents):
         if part.exists():
             if not part.is_dir():
-                raise UserError(f"{part} is a file, not a folder" + ("" if part == folder else f": cannot create {folder}"))
+                but = "" if part == folder else f": cannot create {folder}"
+                raise UserError(f"{part} is a file, not a folder{but}")
             break
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 from . import backend
 from .build import Built, captured_stdout, error_recorder, read_header
-from .common import UserError
+from .common import UserError, output_folder
 
 FORMAT = "trtlab-engine/1"
 
@@ -112,23 +112,31 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     old sidecar, which :func:`check` refuses (hash mismatch) rather than loading.
     """
     path = Path(path)
+    side = sidecar_path(path)
     if path.is_dir():
         raise UserError(f"{path} is a folder: give the engine file's name (e.g. {path / 'model.engine'})")
+    if side.is_dir():  # refused before anything is written: no engine without its sidecar
+        raise UserError(f"{side} is a folder, and the sidecar of {path.name} must be written there: "
+                        "remove it or pick another name")
     sidecar = make_sidecar(path, built, source_model, extra)
+    output_folder(path.parent)
+    tmp_engine = tmp_side = None
+    replaced = False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp_engine = _write_temp(path.parent, path.name, built.plan)
-        try:
-            tmp_side = _write_temp(path.parent, sidecar_path(path).name,
-                                   (json.dumps(sidecar, indent=2) + "\n").encode())
-        except BaseException:
-            tmp_engine.unlink(missing_ok=True)
-            raise
+        tmp_side = _write_temp(path.parent, side.name, (json.dumps(sidecar, indent=2) + "\n").encode())
         os.replace(tmp_engine, path)
-        os.replace(tmp_side, sidecar_path(path))
-    except OSError as exc:
-        raise UserError(f"{path}: could not save the engine ({exc.strerror or exc}); "
-                        "any previous engine there is unchanged") from exc
+        replaced = True
+        os.replace(tmp_side, side)
+    except BaseException as exc:
+        for tmp in (tmp_engine, tmp_side):
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
+        after = ("the engine was written but its sidecar was not: save again before using it"
+                 if replaced else "any previous engine there is unchanged")
+        raise UserError(f"{path}: could not save the engine ({exc.strerror or exc}); {after}") from None
     try:  # make the renames durable
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
