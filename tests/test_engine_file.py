@@ -408,6 +408,25 @@ def test_malformed_sidecar(saved, tmp_path):
     assert "is a folder" in engine_file.check(tmp_path).reason
 
 
+@pytest.mark.parametrize("change, want", [
+    ({"io": "x"}, "'io' must be a list of tensors"),
+    ({"io": [{"name": 1}]}, "'io' must be a list of tensors"),
+    ({"profiles": "x"}, "'profiles' must be a list"),
+    ({"built": "x"}, "'built' must be an object"),
+    ({"targets.compute_capabilities": "8.6"}, "'targets.compute_capabilities' must be a list of strings"),
+    ({"targets.compute_capabilities": [8.6, None]}, "'targets.compute_capabilities' must be a list of strings"),
+    ({"targets.kind": "jit"}, "'targets.kind' must be \"aot\" or \"gpu\""),
+])
+def test_cli_inspect_hand_edited_sidecar_fields(change, want, saved, tmp_path, capfd):
+    """A sidecar edited by hand into the wrong shape: one line naming the field (was: a traceback in inspect)."""
+    path = _tamper(saved, tmp_path / "e.engine", **change)
+    rc, out, err = _cli(capfd, "inspect", str(path))
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1, err
+    assert lines[0].startswith("trtlab inspect: error: e.engine.json: malformed sidecar: ") and want in lines[0], err
+    assert "Traceback" not in err + out
+
+
 def test_sidecar_rewritten_to_match_a_foreign_plan(saved, tmp_path):
     """Someone copies a sidecar next to an engine from another release and fixes size and hash by hand."""
     if not RTX:

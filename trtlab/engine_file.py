@@ -148,6 +148,20 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     return path
 
 
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in value)
+
+
+def _is_tensor(t: Any) -> bool:
+    return (isinstance(t, dict) and all(isinstance(t.get(k), str) for k in ("name", "mode", "dtype"))
+            and _is_shape(t.get("shape")))
+
+
+def _is_profile(p: Any) -> bool:
+    return isinstance(p, dict) and all(
+        isinstance(s, dict) and all(_is_shape(s.get(k)) for k in ("min", "opt", "max")) for s in p.values())
+
+
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     """The sidecar of engine ``path`` (or the sidecar file itself).
 
@@ -173,9 +187,22 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("backend", "version"):
         if not isinstance(data.get(key), str):
             problems.append(f"{key!r} must be a string")
-    for key in ("targets", "options"):
+    for key in ("targets", "options", "built", "source_model"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             problems.append(f"{key!r} must be an object")
+    targets = data.get("targets") if isinstance(data.get("targets"), dict) else {}
+    if targets.get("kind") not in (None, "aot", "gpu"):
+        problems.append(f"'targets.kind' must be \"aot\" or \"gpu\", not {targets['kind']!r}")
+    ccs = targets.get("compute_capabilities")
+    if ccs is not None and not (isinstance(ccs, list) and all(isinstance(c, str) for c in ccs)):
+        problems.append("'targets.compute_capabilities' must be a list of strings like \"8.6\"")
+    if isinstance(data.get("source_model"), dict) and not isinstance(data["source_model"].get("path", ""), str):
+        problems.append("'source_model.path' must be a string")
+    if data.get("io") is not None and not (isinstance(data["io"], list) and all(_is_tensor(t) for t in data["io"])):
+        problems.append("'io' must be a list of tensors, each with a name, mode, dtype (strings) and shape (integers)")
+    if data.get("profiles") is not None and not (isinstance(data["profiles"], list)
+                                                 and all(_is_profile(p) for p in data["profiles"])):
+        problems.append("'profiles' must be a list of {tensor name: {min, opt, max shapes}}")
     if problems:
         raise UserError(f"{side.name}: malformed sidecar: {'; '.join(problems)}")
     return data
