@@ -402,6 +402,19 @@ def test_cli_build_output_that_cannot_be_written(where, model, tmp_path, capfd):
     assert left == (["notes.txt"] if where == "under-a-file" else ["notes.txt", "x.engine.json"])
 
 
+def test_saved_files_get_the_usual_permissions(built, tmp_path):
+    """Written through mkstemp (0600) but left as open() would: umask 022 gives 0644; a replaced file keeps its mode."""
+    old = os.umask(0o022)
+    try:
+        path = engine_file.save(tmp_path / "e.engine", built)
+        assert [oct(p.stat().st_mode & 0o777) for p in (path, engine_file.sidecar_path(path))] == ["0o644", "0o644"]
+        os.chmod(path, 0o640)
+        engine_file.save(path, built)
+        assert oct(path.stat().st_mode & 0o777) == "0o640"
+    finally:
+        os.umask(old)
+
+
 def test_malformed_sidecar(saved, tmp_path):
     bad = _tamper(saved, tmp_path / "m.engine", engine="not a dict")
     assert "malformed sidecar" in _refusal(bad)

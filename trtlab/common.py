@@ -35,6 +35,22 @@ def output_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def new_file_mode(path: str | os.PathLike) -> int:
+    """The permissions a file written at ``path`` should get: those of the file it replaces, else
+    what ``open()`` would give under the current umask (typically 0644)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)  # read it by setting it, then put it back
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -50,6 +66,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, new_file_mode(path))  # mkstemp makes it 0600; a plain open() would not
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -30,7 +30,7 @@ from typing import Any
 
 from . import backend
 from .build import Built, captured_stdout, error_recorder, read_header
-from .common import UserError, output_folder
+from .common import UserError, new_file_mode, output_folder
 
 FORMAT = "trtlab-engine/1"
 
@@ -87,9 +87,11 @@ def make_sidecar(path: Path, built: Built, source_model: str | os.PathLike | Non
 
 
 def _write_temp(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``data`` to a new temporary file in ``folder`` and fsync it."""
+    """Write ``data`` to a new temporary file in ``folder`` (with the permissions ``folder/name``
+    should have) and fsync it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, new_file_mode(folder / name))
         with os.fdopen(fd, "wb") as f:
             view = memoryview(data)
             for start in range(0, len(view), 1 << 20):
