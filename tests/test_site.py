@@ -257,6 +257,31 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
     assert nav((out / "html" / "01_b.html").read_text())["next"] == "02_c.html"
 
 
+@pytest.mark.parametrize("case", ["out-under-a-file", "artifacts-under-a-file", "timeout"])
+def test_trtlab_book_refuses_bad_options_before_running_anything(case, monkeypatch, tmp_path, capsys):
+    """One line, exit 2, no notebook run and nothing written (was: a traceback after the first notebook started)."""
+    from trtlab import book, cli
+
+    synthetic_notebook(tmp_path / "nbs" / "00_a.ipynb", "Chapter 00_a")
+    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "nbs")
+    monkeypatch.setattr(site, "provenance", lambda: dict(PROV))
+    monkeypatch.setattr(book, "execute", lambda *a, **k: pytest.fail("no notebook should run"))
+    (tmp_path / "notes.txt").write_text("x")
+    argv, want = {
+        "out-under-a-file": (["--out", str(tmp_path / "notes.txt" / "book")], f"{tmp_path / 'notes.txt'} is a file"),
+        "artifacts-under-a-file": (["--out", str(tmp_path / "book"), "--artifacts", str(tmp_path / "notes.txt" / "a")],
+                                   f"{tmp_path / 'notes.txt'} is a file"),
+        "timeout": (["--out", str(tmp_path / "book"), "--timeout", "0"], "--timeout is seconds per cell and must be"),
+    }[case]
+    code = cli.main(["book", *argv])
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("trtlab book: error: ") and want in lines[0], err
+    assert "Traceback" not in out + err and out == ""
+    assert {p.name for p in tmp_path.iterdir()} <= {"nbs", "notes.txt", "book"}
+    assert not [p for p in tmp_path.glob("book/**/*") if p.is_file()]  # at most an empty --out folder
+
+
 def test_lab_command_is_loopback_only(tmp_path):
     import os
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import book
-from .common import UserError, artifacts_dir, repo_root
+from .common import UserError, artifacts_dir, atomic_write, output_folder, repo_root
 from .recorder import MIME as RECORD_MIME, preview
 
 BOOK_TITLE = "trtlab — Tensor to TensorRT"
@@ -333,8 +333,7 @@ def render(executed: Path, out_html: Path, chapters: list[Chapter] | None = None
     resources = {"trtlab": {"css": CSS, "nav_top": _nav(chapters, index, "top"),
                             "nav_bottom": _nav(chapters, index, "bottom"), "footer": footer_html(me.provenance)}}
     body, _ = (exporter or _exporter()).from_notebook_node(prepare(nb), resources=resources)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(body, encoding="utf-8")
+    atomic_write(out_html, body.encode("utf-8"))
     external = external_resources(body)
     if external:  # e.g. a markdown image from the web: the page will not be complete offline
         print(f"trtlab book: warning: {out_html.name} loads from the network: {', '.join(external[:5])}",
@@ -363,10 +362,7 @@ def write_index(chapters: list[Chapter], out_dir: Path, prov: dict[str, str] | N
             f"<p class='count'>{done} of {len(chapters)} chapters executed.</p>"
             "<table><thead><tr><th>#</th><th>chapter</th><th>status</th><th>run time</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{footer_html(prov)}</main></body></html>")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return atomic_write(out_dir / "index.html", page.encode("utf-8"))
 
 
 def write_site(chapters: list[Chapter], html_dir: Path, prov: dict[str, str] | None = None) -> Path:
@@ -451,8 +447,11 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     """
     out = Path(out)
     paths = _select(only)
+    if timeout < 1:
+        raise UserError(f"--timeout is seconds per cell and must be at least 1, not {timeout}")
+    output_folder(out)  # before any notebook runs: -o under a file, or a folder that cannot be made
     every = book.notebooks(None)
-    artifacts = artifacts or artifacts_dir()
+    artifacts = output_folder(artifacts) if artifacts is not None else artifacts_dir()
     previous = _previous(out)
     print("trtlab book: probing the TensorRT backend …", flush=True)
     prov = provenance()
@@ -504,7 +503,7 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
         d.pop("records")
         d["ok"] = c.status == "executed"
         summary[c.name] = d
-    (out / "book.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    atomic_write(out / "book.json", json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"))
     ran = [chapters[p.stem] for p in paths]
     ok = sum(c.status == "executed" for c in ran)
     print(f"{ok}/{len(paths)} notebooks in {time.perf_counter() - start:.0f} s; site: {index}")
