@@ -2,6 +2,7 @@
 input a one-line reason, a non-zero exit and no file."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,23 @@ def test_corrupt_keras_file(capsys, tmp_path):
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"PK\x03\x04 definitely not a zip")
     assert "is not a Keras model file" in _bad(capsys, tmp_path, bad)
+
+
+def test_keras_file_that_is_not_a_zip(capsys, tmp_path):
+    """Keras itself says 'File not found' for a .keras file that exists but is not a zip archive."""
+    for name, data in (("empty.keras", b""), ("cut.keras", b"PK\x03\x04" + bytes(40)), ("random.keras", os.urandom(500))):
+        (tmp_path / name).write_bytes(data)
+        line = _bad(capsys, tmp_path, tmp_path / name)
+        assert f"{tmp_path / name} is not a Keras model file: a .keras file is a zip archive" in line
+        assert "File not found" not in line
+
+
+@pytest.mark.parametrize("opset", [-3, 0, 7, 8, 19])
+def test_opset_out_of_range(opset, sources, capsys, tmp_path):
+    """Below 9 tf2onnx wrote weights as graph inputs; 0 silently meant its default; above 18 it failed late."""
+    line = _bad(capsys, tmp_path, sources["pb"], "--opset", str(opset))
+    assert f"--opset must be between 9 and 18 (the ONNX opsets tf2onnx writes and TensorRT's parser reads), not {opset}" \
+        in line
 
 
 def test_unknown_node_names(sources, capsys, tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ def _load_keras(path: Path) -> Graph:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise UserError(f"{path} is not a Keras model file: a .keras file is a zip archive and this one is not "
+                        "(empty, cut short or another format)")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:
@@ -187,6 +191,17 @@ def _input_ranks(graph_def: Any) -> dict[str, int | None]:
 
 
 # --- the conversion -------------------------------------------------------------------------
+MIN_OPSET = 9  # below it tf2onnx turns weights into graph inputs, and TensorRT's ONNX parser starts at 9
+
+
+def max_opset() -> int:
+    """The newest ONNX opset the installed tf2onnx can write."""
+    _tf2onnx()
+    from tf2onnx import constants
+
+    return max(constants.OPSET_TO_IR_VERSION)
+
+
 def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list[str] | None = None,
             outputs: list[str] | None = None, nchw: bool = False, opset: int = 17) -> Path:
     """Convert a TensorFlow model to ONNX at ``out`` (written atomically) and return its path.
@@ -196,6 +211,9 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
     model's signature. ``nchw``: the 4-D inputs become NCHW in the ONNX graph (tf2onnx inserts
     the transpose and folds it away where it can), which is the layout TensorRT works in.
     """
+    if not MIN_OPSET <= opset <= max_opset():
+        raise UserError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the ONNX opsets tf2onnx writes and "
+                        f"TensorRT's parser reads), not {opset}")
     graph = load(model)
     in_names = _resolve(inputs, graph.inputs, graph.graph_def, "inputs")
     out_names = _resolve(outputs, graph.outputs, graph.graph_def, "outputs")
