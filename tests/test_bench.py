@@ -120,6 +120,7 @@ def test_cli_bench_prints_a_labelled_table_and_writes_json(tiny, tmp_path, capsy
     (["--batch", "16"], "batch 16 is above the engine's profile maximum 8 for input 'x'"),
     (["--batch", "0"], "--batch takes comma-separated positive integers"),
     (["--iters", "0"], "--iters must be >= 1"),
+    (["--batch", "1", "--iters", "1", "--json", "/etc/passwd/bench.json"], "/etc/passwd is a file, not a folder"),
 ])
 def test_cli_bench_bad_inputs_one_line_nonzero(tiny, capsys, argv, message):
     rc = cli.main(["bench", str(tiny), *argv])
@@ -136,3 +137,5 @@ def test_cli_bench_missing_or_junk_engine(tmp_path, capsys):
     assert cli.main(["bench", str(junk)]) == 2
     err = capsys.readouterr().err
     assert "junk.engine: not a TensorRT-RTX engine" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["bench", str(tmp_path)]) == 2  # a folder: said so (was: 'no such engine file')
+    assert capsys.readouterr().err.strip() == f"trtlab bench: error: {tmp_path} is a folder, not an engine file"

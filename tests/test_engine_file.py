@@ -287,7 +287,7 @@ def test_cli_build_fp16_and_target(model, tmp_path, capfd):
         assert "targets 8.6, 12.0" in out
 
 
-@pytest.mark.parametrize("case", ["missing", "not-onnx", "unknown-op", "bad-batch", "bad-target"])
+@pytest.mark.parametrize("case", ["missing", "folder", "not-onnx", "unknown-op", "bad-batch", "bad-target"])
 def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
     from onnx import TensorProto, helper
     import onnx
@@ -295,6 +295,8 @@ def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
     args = ["-o", str(tmp_path / "x.engine")]
     if case == "missing":
         argv, want = [str(tmp_path / "nope.onnx"), *args], "no such ONNX model"
+    elif case == "folder":
+        argv, want = [str(tmp_path), *args], f"{tmp_path} is a folder, not an ONNX model"
     elif case == "not-onnx":
         (tmp_path / "junk.onnx").write_bytes(b"\x00junk" * 10)
         argv, want = [str(tmp_path / "junk.onnx"), *args], "junk.onnx"
@@ -316,7 +318,7 @@ def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
     assert "Traceback" not in err + out and not (tmp_path / "x.engine").exists()
 
 
-@pytest.mark.parametrize("case", ["random", "truncated", "other-version", "other-gpu", "missing"])
+@pytest.mark.parametrize("case", ["random", "truncated", "other-version", "other-gpu", "missing", "folder"])
 def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
     if case == "random":
         path = tmp_path / "random.engine"
@@ -333,6 +335,8 @@ def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
                                                           if RTX else {"targets.compute_capabilities": ["8.0"]}))
         monkeypatch.setattr(backend, "gpus", lambda: (backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "1"),))
         want = "this GPU"
+    elif case == "folder":
+        path, want = tmp_path, f"{tmp_path}: is a folder, not an engine file"
     else:
         path, want = tmp_path / "none.engine", "no such engine file"
     rc, out, err = _cli(capfd, "inspect", str(path))

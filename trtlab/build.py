@@ -561,6 +561,8 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
     options.validate()
     trt = trt or backend.load()
     path = Path(onnx_path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not an ONNX model")
     if not path.is_file():
         raise UserError(f"{path}: no such ONNX model")
     if not options.fp16:

@@ -124,7 +124,7 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from . import engine_file
 
-    if not args.engine.is_file():
+    if not args.engine.exists():  # a folder: the module says what it is
         raise UserError(f"{args.engine}: no such engine file")
     gpu = engine_file.gpu_of_cc(args.cc) if args.cc else None
     report = engine_file.inspect(args.engine, gpu=gpu)
@@ -151,7 +151,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     batches = bench.parse_batches(args.batch)
     if args.iters < 1 or args.warmup < 0:
         raise UserError(f"--iters must be >= 1 and --warmup >= 0 (got {args.iters}, {args.warmup})")
-    if not args.engine.is_file():
+    if not args.engine.exists():  # a folder: the module says what it is
         raise UserError(f"{args.engine}: no such engine file")
     report = bench.bench_engine(args.engine, batches, warmup=args.warmup, iters=args.iters)
     print(report.text())

@@ -496,6 +496,8 @@ class Session:
         from . import engine_file
 
         self.path = Path(engine_path)
+        if self.path.is_dir():
+            raise UserError(f"{self.path} is a folder, not an engine file")
         if not self.path.exists():
             raise UserError(f"{self.path}: no such engine file")
         if contexts < 1:
