@@ -204,6 +204,17 @@ def test_output_that_cannot_be_written(where, sources, capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_output_is_the_model_itself(sources, capsys, tmp_path):
+    pb = tmp_path / "lenet.pb"
+    pb.write_bytes(sources["pb"].read_bytes())
+    code = cli.main(["convert", str(pb), "-o", str(tmp_path / "." / "lenet.pb")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == (f"trtlab convert: error: {tmp_path / '.' / 'lenet.pb'} is the model being "
+                                         "converted: writing the ONNX file there would overwrite it; give it another "
+                                         "name (e.g. lenet.onnx)")
+    assert pb.read_bytes() == sources["pb"].read_bytes()
+
+
 def test_real_process_exit_status(tmp_path):
     """The installed command, as a user runs it: exit status 2, one line, no traceback."""
     done = subprocess.run([sys.executable, "-m", "trtlab.cli", "convert", str(tmp_path / "missing.pb"),

@@ -388,6 +388,16 @@ def test_save_to_a_folder_or_unwritable_place(built, tmp_path):
         engine_file.save(Path("/proc/e.engine"), built)  # a folder nobody may create files in
 
 
+def test_cli_build_over_its_own_model(model, tmp_path, capfd):
+    """-o naming the ONNX model itself would replace the user's model with the engine (it did, with exit 0)."""
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(model.read_bytes())
+    rc, out, err = _cli(capfd, "build", str(onnx_path), "-o", str(onnx_path), "--max-batch", "2")
+    assert rc == 2 and err.strip() == (f"trtlab build: error: {onnx_path} is the model the engine was built from: "
+                                       "saving there would overwrite it; give the engine another name (e.g. m.engine)")
+    assert onnx_path.read_bytes() == model.read_bytes() and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
 @pytest.mark.parametrize("where", ["under-a-file", "sidecar-is-a-folder"])
 def test_cli_build_output_that_cannot_be_written(where, model, tmp_path, capfd):
     """Nothing is written, not even the engine without its sidecar, and no temporary file stays."""

@@ -120,6 +120,10 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     if side.is_dir():  # refused before anything is written: no engine without its sidecar
         raise UserError(f"{side} is a folder, and the sidecar of {path.name} must be written there: "
                         "remove it or pick another name")
+    model = source_model if source_model is not None else built.source
+    if model is not None and path.resolve() == Path(model).resolve():
+        raise UserError(f"{path} is the model the engine was built from: saving there would overwrite it; "
+                        f"give the engine another name (e.g. {path.with_suffix('.engine').name})")
     sidecar = make_sidecar(path, built, source_model, extra)
     output_folder(path.parent)
     tmp_engine = tmp_side = None
