@@ -343,6 +343,27 @@ def test_fix_rewrites_mechanical_calls_only(tmp_path):
     assert migrate.fix_file(path) is None                           # nothing left to do
 
 
+def test_fix_that_cannot_write_is_reported(tmp_path, monkeypatch, capsys):
+    """A backup path that is a folder, or a write that fails: a problem line and exit 2, the file untouched."""
+    from trtlab.common import UserError
+
+    src = "import tensorrt as trt\nc = network.add_pooling(x, trt.PoolingType.MAX, (2, 2))\n"
+    (tmp_path / "a.py").write_text(src)
+    (tmp_path / "a.py.bak").mkdir()
+    (tmp_path / "b.py").write_text(src)
+
+    def cannot_write(path, data):
+        raise UserError(f"{path}: cannot write it (No space left on device); any previous file there is unchanged")
+
+    monkeypatch.setattr(migrate, "atomic_write", cannot_write)
+    assert migrate.main([tmp_path / "a.py", tmp_path / "b.py"], fix=True) == 2
+    out = capsys.readouterr().out
+    assert f"--fix could not write: {tmp_path / 'a.py.bak'} is a folder, so the original cannot be kept there" in out
+    assert f"--fix could not write: {tmp_path / 'b.py'}: cannot write it (No space left on device)" in out
+    assert (tmp_path / "a.py").read_text() == src == (tmp_path / "b.py").read_text()
+    assert not list((tmp_path / "a.py.bak").iterdir())
+
+
 def test_fix_notebook_in_place(tmp_path):
     nb = _notebook(tmp_path / "n.ipynb", [
         ("code", "import tensorrt as trt\n!nvidia-smi"),

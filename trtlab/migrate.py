@@ -684,8 +684,13 @@ def fix_file(path: str | Path, target: str = "11") -> FixResult | None:
             data = b"\xef\xbb\xbf" + data
         diff = _diff(old, new, str(p))
     backup = p.with_name(p.name + ".bak")
+    if backup.is_dir():  # copy2 would put the original inside it
+        raise OSError(f"{backup} is a folder, so the original cannot be kept there; left as is")
     shutil.copy2(p, backup)
-    atomic_write(p, data)
+    try:
+        atomic_write(p, data)
+    except UserError as exc:  # a write failure, reported as one (fix_paths skips UserError: the check reports it)
+        raise OSError(str(exc)) from None
     return FixResult(str(p), str(backup), diff, len(fixable))
 
 
