@@ -187,6 +187,71 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return site.run_lab(port=args.port, open_browser=not args.no_browser)
 
 
+EXAMPLES = {
+    "env": """\
+examples:
+  trtlab env                 one line per component with a verdict (ok, missing, unsupported, info)
+  trtlab env --json | jq .   the same as JSON, for scripts
+
+The last line says whether this machine builds engines, runs them, or neither, and why.""",
+    "book": """\
+examples:
+  trtlab book                          every chapter, in order -> build/html/index.html
+  trtlab book --only 04                one chapter (name contains 04); the index keeps the other rows
+  trtlab book --only 00,01 --out /tmp/book
+
+A failing cell stops the run: the chapters after it are marked 'not run', the site is still
+written, and the exit status is 1. Kernel output (TensorRT's C++ log) goes to DIR/logs/.""",
+    "convert": """\
+examples:
+  trtlab convert lenet.pb -o lenet.onnx --nchw          frozen graph: inputs and outputs found by themselves
+  trtlab convert lenet.pb -o cut.onnx --outputs lenet_1/fc1_1/Relu   stop at an inner node
+  trtlab convert saved_model/ -o model.onnx             a SavedModel folder
+  trtlab convert lenet.keras -o lenet.onnx              a Keras 3 file
+
+The guide's convert-to-uff did this for UFF; UFF is gone, ONNX is what TensorRT parses now.
+The ONNX file is written only when the conversion succeeded.""",
+    "build": """\
+examples:
+  trtlab build lenet.onnx -o lenet.engine                   batch 1..64, tuned for 64
+  trtlab build lenet.onnx -o lenet.engine --max-batch 8 --opt-batch 1 --workspace 64
+  trtlab build lenet.onnx -o lenet_fp16.engine --fp16       FP16 by types (strong typing)
+  trtlab build lenet.onnx -o sm86.engine --target 8.6       TensorRT-RTX: for one GPU family, no GPU needed
+
+Writes OUT and its sidecar OUT.json (backend, version, targets, shapes, sha256), both
+atomically; 'trtlab inspect OUT' reads them back.""",
+    "inspect": """\
+examples:
+  trtlab inspect lenet.engine              can this machine load it, and if not why
+  trtlab inspect lenet.engine --cc 8.6     would it load on a GPU of compute capability 8.6
+  trtlab inspect lenet.engine --json
+
+Exits 2 when the file is damaged, does not match this TensorRT, or does not fit the GPU
+asked about with --cc; a machine without a GPU alone is not a failure.""",
+    "bench": """\
+examples:
+  trtlab bench lenet.engine                        batches 1, 8 and 64
+  trtlab bench lenet.engine --batch 1,32 --iters 200 --json bench.json
+
+Batch sizes must lie within the engine's optimization profile. On a machine that cannot run
+the engine, the same network runs on the CPU reference, labelled as such, never as TensorRT.""",
+    "migrate": """\
+examples:
+  trtlab migrate my_trt7_script.py         each legacy call, its replacement and the version that removed it
+  trtlab migrate src/ notebooks/ --json    folders are searched for .py and .ipynb files
+  trtlab migrate old.py --fix              apply the mechanical renames; old.py.bak keeps the original
+
+Exit status: 0 nothing found, 1 findings, 2 a file could not be checked or fixed.""",
+    "lab": """\
+examples:
+  trtlab lab                               http://127.0.0.1:8888, opens a browser
+  trtlab lab --port 8890 --no-browser      then open the printed URL (it carries the token)
+
+Listens on 127.0.0.1 only; on a remote machine forward the port first (ssh -L 8888:127.0.0.1:8888 host).
+Stop it with Ctrl-C twice.""",
+}
+
+
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("env", "the chapter-0 environment report: what this machine has and can do", _env_args, cmd_env),
     ("book", "execute every notebook in order and render the HTML site", _book_args, cmd_book),
@@ -209,7 +274,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"trtlab {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text, add_args, func in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         add_args(p)
         p.set_defaults(func=func)
     return ap
