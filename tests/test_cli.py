@@ -16,7 +16,7 @@ def test_every_command_help_has_examples_that_parse(name, capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "\nexamples:\n" in text, text
-    examples = re.findall(r"^  (trtlab \S.*?)(?:\s{2,}\S.*)?$", text.split("\nexamples:\n", 1)[1], re.M)
+    examples = re.findall(r"^  (trtlab \S.*?)(?: {2,}\S.*)?$", text.split("\nexamples:\n", 1)[1], re.M)
     assert examples, text
     for line in examples:
         argv = shlex.split(line.split("|")[0])[1:]
