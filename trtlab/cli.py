@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 from .common import UserError
 
@@ -266,9 +266,16 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error, like every other error of the command."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="trtlab", description="The 'Tensor to TensorRT' workbook and toolkit.",
-                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(prog="trtlab", description="The 'Tensor to TensorRT' workbook and toolkit.",
+                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
 
     ap.add_argument("--version", action="version", version=f"trtlab {__version__}")
@@ -277,13 +284,15 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         add_args(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, parser=p)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    if extra:  # name the command they were given to: "trtlab env: error: unrecognized arguments: …"
+        getattr(args, "parser", ap).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         ap.print_help()
         return 2
