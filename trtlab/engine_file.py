@@ -196,7 +196,7 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("targets", "options", "built", "source_model"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             problems.append(f"{key!r} must be an object")
-    targets = data.get("targets") if isinstance(data.get("targets"), dict) else {}
+    targets: dict[str, Any] = data["targets"] if isinstance(data.get("targets"), dict) else {}
     if targets.get("kind") not in (None, "aot", "gpu"):
         problems.append(f"'targets.kind' must be \"aot\" or \"gpu\", not {targets['kind']!r}")
     ccs = targets.get("compute_capabilities")
