@@ -162,6 +162,13 @@ def test_unknown_node_names(sources, capsys, tmp_path):
     assert "--inputs: no node named 'input_1'" in line
 
 
+def test_tensor_port_that_does_not_exist(sources, capsys, tmp_path):
+    """tf2onnx logs why before it raises: that reason joins the one line (it printed three more lines)."""
+    line = _bad(capsys, tmp_path, sources["pb"], "--inputs", "Placeholder:5")
+    assert "tf2onnx could not convert the frozen GraphDef: ValueError: Inputs/Outputs Not Found (" in line
+    assert "Problematic inputs/outputs are: {'Placeholder:5'})" in line
+
+
 def test_nchw_needs_4d_inputs(capsys, tmp_path):
     tf = models.import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

@@ -229,6 +229,8 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
         nchw_inputs = in_names
 
     tf2onnx = _tf2onnx()
+    logged = _Held()
+    logging.root.addHandler(logged)  # tf2onnx logs its reasons before raising: keep them for the one line
     try:
         model_proto, _ = tf2onnx.convert.from_graph_def(
             graph.graph_def, input_names=in_names, output_names=out_names, opset=opset,
@@ -236,8 +238,35 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
     except UserError:
         raise
     except Exception as exc:  # an op tf2onnx cannot map, a graph cut that leaves a hole …
-        raise UserError(f"tf2onnx could not convert the {graph.kind}: {_first_line(exc)}") from None
+        why = logged.last_error()
+        raise UserError(f"tf2onnx could not convert the {graph.kind}: {_first_line(exc)}"
+                        + (f" ({why})" if why else "")) from None
+    finally:
+        logging.root.removeHandler(logged)
+    logged.replay()  # it converted: what tf2onnx warned about is shown as before
     return atomic_write(out, model_proto.SerializeToString())
+
+
+class _Held(logging.Handler):
+    """Holds log records while tf2onnx runs; the last error becomes part of the one-line reason."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def last_error(self) -> str:
+        errors = [r for r in self.records if r.levelno >= logging.ERROR]
+        if not errors:
+            return ""
+        text = " ".join(errors[-1].getMessage().split())
+        return text if len(text) <= 240 else text[:239] + "…"
+
+    def replay(self) -> None:
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
 
 
 def describe(path: str | os.PathLike) -> str:
