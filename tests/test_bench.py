@@ -129,6 +129,22 @@ def test_cli_bench_bad_inputs_one_line_nonzero(tiny, capsys, argv, message):
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_engine_with_a_static_batch(tmp_path, capsys):
+    """An ONNX model with a fixed batch of 4: --batch 1 is refused in one line; inference in chunks pads the
+    last one (was: 'dimension 0 is 1 in (1, 1, 28, 28), allowed (4, …)' from the accuracy pass of --batch 4)."""
+    from trtlab.runtime import Session
+
+    static = tiny_engine.make_engine(tmp_path, batch=4)
+    assert cli.main(["bench", str(static), "--batch", "1,4", "--iters", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "trtlab bench: error: the engine's batch is fixed at 4 (its model has a static batch dimension, so no "
+        "optimization profile): use --batch 4, or rebuild from a model with a dynamic batch")
+    assert cli.main(["bench", str(static), "--batch", "4", "--iters", "2", "--warmup", "0"]) == 0
+    x = np.random.default_rng(1).random((10, 4), dtype=np.float32)
+    with Session(static) as s:
+        np.testing.assert_allclose(s.infer_batches(x), tiny_engine.expected(x), rtol=1e-5, atol=1e-6)
+
+
 def test_cli_bench_missing_or_junk_engine(tmp_path, capsys):
     assert cli.main(["bench", str(tmp_path / "nope.engine")]) == 2
     assert "no such engine file" in capsys.readouterr().err

@@ -17,15 +17,15 @@ def expected(x: np.ndarray) -> np.ndarray:
     return np.maximum(x @ W + B, 0)
 
 
-def make_onnx(path: Path) -> Path:
+def make_onnx(path: Path, batch: int | str = "N") -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["z"]),
          helper.make_node("Relu", ["z"], ["y"])],
-        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])],
         [numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -33,9 +33,10 @@ def make_onnx(path: Path) -> Path:
     return path
 
 
-def make_engine(folder: Path, max_batch: int = 8) -> Path:
+def make_engine(folder: Path, max_batch: int = 8, batch: int | str = "N") -> Path:
+    """``batch``: an int makes the ONNX batch dimension static (no optimization profile)."""
     from trtlab import build, engine_file
 
-    onnx_path = make_onnx(folder / "tiny.onnx")
+    onnx_path = make_onnx(folder / "tiny.onnx", batch)
     built = build.build_onnx(onnx_path, build.BuildOptions(max_batch=max_batch, opt_batch=max_batch))
     return engine_file.save(folder / "tiny.engine", built)

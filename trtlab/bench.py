@@ -614,6 +614,9 @@ def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup
 
     with Session(engine) as s:
         mb = s.max_batch
+        if mb is not None and s.inputs[0].max_shape is None and any(b != mb for b in batches):
+            raise UserError(f"the engine's batch is fixed at {mb} (its model has a static batch dimension, so no "
+                            f"optimization profile): use --batch {mb}, or rebuild from a model with a dynamic batch")
         too_big = [b for b in batches if mb is not None and b > mb]
         if too_big:
             raise UserError(f"batch {too_big[0]} is above the engine's profile maximum {mb} for input "

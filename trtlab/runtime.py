@@ -708,21 +708,26 @@ class Session:
 
         On the CPU reference the chunks are ``reference_batch`` rows (the profile limits the
         engine, not the NumPy interpreter, and every row is computed independently either way);
-        each chunk is still checked against the input's dtype and non-batch dimensions."""
-        batch = batch or self.max_batch or len(x)
+        each chunk is still checked against the input's dtype and non-batch dimensions. An engine
+        with a static batch (no profile) gets chunks of exactly that batch, the last one padded."""
+        given = len(x)
+        fixed = self.max_batch if self.inputs[0].max_shape is None else None  # a static batch dimension
+        if fixed and given % fixed:  # every chunk must be exactly that size: pad the last one, drop the padding after
+            x = np.concatenate([x, np.zeros((fixed - given % fixed, *x.shape[1:]), dtype=x.dtype)])
+        batch = fixed or batch or self.max_batch or len(x)
         if not self.on_device:
-            self._feeds(x[:1])  # same checks as infer(), on one row
-            rows = max(batch, reference_batch)
+            self._feeds(x[:fixed or 1])  # same checks as infer(), on one row (one fixed batch)
+            rows = fixed or max(batch, reference_batch)  # a static batch binds the reference too
             name = self.inputs[0].name
             outs = [next(iter(self._reference({name: x[i:i + rows]}).values())) for i in range(0, len(x), rows)]
-            return np.concatenate(outs)
+            return np.concatenate(outs)[:given]
         chunks = [x[i:i + batch] for i in range(0, len(x), batch)]
         out: list[np.ndarray] = []
         n = len(self.lanes)
         for start in range(0, len(chunks), n):  # each lane keeps one request in flight
             pend = [self.submit(c, lane=i) for i, c in enumerate(chunks[start:start + n])]
             out.extend(next(iter(p.wait().values())) for p in pend)
-        return np.concatenate(out)
+        return np.concatenate(out)[:given]
 
     def _reference(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         from . import reference
