@@ -388,6 +388,14 @@ def test_save_to_a_folder_or_unwritable_place(built, tmp_path):
         engine_file.save(Path("/proc/e.engine"), built)  # a folder nobody may create files in
 
 
+def test_cli_build_static_model_does_not_claim_a_batch_range(tmp_path, capfd):
+    static = tiny_onnx(tmp_path / "static.onnx", n=16, m=8, batch=4)
+    rc, out, err = _cli(capfd, "build", str(static), "-o", str(tmp_path / "s.engine"))
+    assert rc == 0, err
+    assert "(fp32, static shapes, no profile, " in out and "batch 1..64" not in out
+    assert "note: the network has no dynamic input" in out
+
+
 def test_cli_build_over_its_own_model(model, tmp_path, capfd):
     """-o naming the ONNX model itself would replace the user's model with the engine (it did, with exit 0)."""
     onnx_path = tmp_path / "m.onnx"

@@ -106,8 +106,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UserError("; ".join(line.strip() for line in str(exc).splitlines() if line.strip())) from None
     path = engine_file.save(args.output, built)
     targets = ", ".join(built.targets.get("compute_capabilities") or []) or "?"
+    shapes = f"batch {options.min_batch}..{options.max_batch}" if built.profiles else "static shapes, no profile"
     print(f"{path}: {built.size} bytes, built in {built.seconds:.2f} s with {built.backend} {built.version} "
-          f"({'fp16' if args.fp16 else 'fp32'}, batch {options.min_batch}..{options.max_batch}, "
+          f"({'fp16' if args.fp16 else 'fp32'}, {shapes}, "
           f"targets {targets}); sidecar {engine_file.sidecar_path(path).name}")
     for note in built.notes:
         print(f"note: {note}")
