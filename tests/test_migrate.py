@@ -364,6 +364,19 @@ def test_fix_that_cannot_write_is_reported(tmp_path, monkeypatch, capsys):
     assert not list((tmp_path / "a.py.bak").iterdir())
 
 
+@pytest.mark.parametrize("cells, want", [
+    ([5], "invalid notebook: cell 1 is not a cell object"),
+    ([{"cell_type": "markdown", "source": "x"}, {"cell_type": "code", "source": 5}],
+     "invalid notebook: cell 2 has a 'source' that is not text"),
+])
+def test_notebook_with_malformed_cells_is_a_problem(cells, want, tmp_path, capsys):
+    """It was 0 findings and exit 0, as if the notebook had been checked."""
+    nb = tmp_path / "odd.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {}}))
+    assert migrate.main([nb]) == 2
+    assert f"odd.ipynb: fatal: {want}" in capsys.readouterr().out
+
+
 def test_fix_notebook_in_place(tmp_path):
     nb = _notebook(tmp_path / "n.ipynb", [
         ("code", "import tensorrt as trt\n!nvidia-smi"),

@@ -513,6 +513,12 @@ def _load_notebook(path: Path) -> dict:
         raise _Unreadable(exc.lineno, f"invalid notebook JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise _Unreadable(None, "invalid notebook JSON: no 'cells' list")
+    for i, cell in enumerate(nb["cells"], 1):  # a malformed cell is not silently "no findings"
+        src = cell.get("source", "") if isinstance(cell, dict) else None
+        if not isinstance(cell, dict) or not (isinstance(src, str) or
+                                              isinstance(src, list) and all(isinstance(x, str) for x in src)):
+            what = "is not a cell object" if not isinstance(cell, dict) else "has a 'source' that is not text"
+            raise _Unreadable(None, f"invalid notebook: cell {i} {what}")
     return nb
 
 
