@@ -128,3 +128,35 @@ def test_cli_build_reports_parser_errors(tmp_path, capsys):
     assert code == 2
     assert "rejected the model" in err and "FancyActivation" in err and "Traceback" not in err
     assert not (tmp_path / "op.engine").exists()
+
+
+def test_missing_external_weights_file(tmp_path, capsys):
+    """A model saved with its weights in a separate file, copied without that file (the parser alone
+    said only 'Failed to import initializer: w')."""
+    model = onnx.load(str(_small_cnn(tmp_path / "small.onnx")))
+    onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True, location="ext.weights", size_threshold=0)
+    assert parse.parse_onnx(tmp_path / "ext.onnx")[1].num_outputs == 1  # with the file beside it: fine
+    (tmp_path / "ext.weights").unlink()
+    assert parse.missing_external_data(tmp_path / "ext.onnx") == ["ext.weights"]
+    for extra in ([], ["--fp16"]):
+        code = cli.main(["build", str(tmp_path / "ext.onnx"), "-o", str(tmp_path / "ext.engine"), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert "ext.weights" in err and "Traceback" not in err and not (tmp_path / "ext.engine").exists()
+    assert "MISSING_EXTERNAL_DATA at model: the model keeps its weights in ext.weights beside it, and that file is " \
+           "missing: copy it next to ext.onnx" in str(pytest.raises(parse.ParseError, parse.parse_onnx,
+                                                                    tmp_path / "ext.onnx").value)
+
+
+@pytest.mark.parametrize("case", ["empty", "unknown-op"])
+def test_cli_build_fp16_names_the_users_model(case, tmp_path, capsys):
+    """--fp16 parses a temporary FP16 copy: its errors named /tmp/trtlab-fp16-…/X.fp16.onnx."""
+    path = tmp_path / "m.onnx"
+    if case == "empty":
+        path.write_bytes(b"")
+    else:
+        _unknown_op(path)
+    code = cli.main(["build", str(path), "-o", str(tmp_path / "m.engine"), "--fp16"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"trtlab build: error: {path}") and "fp16.onnx" not in err, err
+    assert ("is empty, not an ONNX model" if case == "empty" else "FancyActivation") in err

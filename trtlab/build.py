@@ -571,6 +571,8 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
     else:
         import onnx
 
+        if not path.stat().st_size:
+            raise UserError(f"{path} is empty, not an ONNX model")
         try:
             model = onnx.load(str(path))
         except Exception as exc:
@@ -578,7 +580,13 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
         with tempfile.TemporaryDirectory(prefix="trtlab-fp16-") as tmp:
             half = Path(tmp) / (path.stem + ".fp16.onnx")
             onnx.save(fp16_onnx(model), str(half))
-            builder, network, _parser = parse_onnx(half, trt, strongly_typed=True)
+            try:
+                builder, network, _parser = parse_onnx(half, trt, strongly_typed=True)
+            except UserError as exc:  # name the user's model, not the temporary FP16 copy
+                issues = getattr(exc, "issues", None)
+                if issues is not None:
+                    raise type(exc)(path, issues) from None
+                raise UserError(str(exc).replace(str(half), str(path))) from None
             built = _build_model(path, builder, network, options, trt)
     built.source = path
     return built

@@ -62,6 +62,24 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
     return found
 
 
+def missing_external_data(path: Path) -> list[str]:
+    """The external-data files an ONNX model names that are not beside it (none if it cannot tell)."""
+    try:
+        import onnx
+        from onnx.external_data_helper import uses_external_data
+
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not readable as ONNX: the parser's own errors say more
+        return []
+    missing: list[str] = []
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            where = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if where and not (path.parent / where).is_file() and where not in missing:
+                missing.append(where)
+    return missing
+
+
 def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet: bool = False,
                strongly_typed: bool = False) -> tuple[Any, Any, Any]:
     """Parse an ONNX file into a fresh explicit-batch network; returns (builder, network, parser).
@@ -100,6 +118,11 @@ def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet:
         log.min_severity = severity
     if not ok or parser.num_errors:
         issues = parser_issues(parser) or [ParserIssue("UNKNOWN", -1, "", "", "parse() returned False")]
+        missing = missing_external_data(path)
+        if missing:  # the parser only says "Failed to import initializer: <name>"
+            issues = [ParserIssue("MISSING_EXTERNAL_DATA", -1, "", "", f"the model keeps its weights in "
+                                  f"{', '.join(missing)} beside it, and that file is missing: copy it next to "
+                                  f"{path.name}")]
         raise ParseError(path, issues)
     if network.num_outputs == 0:
         # Protobuf reads many byte strings as an empty ModelProto, so "parsed" can mean "found
