@@ -257,7 +257,8 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
     assert nav((out / "html" / "01_b.html").read_text())["next"] == "02_c.html"
 
 
-@pytest.mark.parametrize("case", ["out-under-a-file", "artifacts-under-a-file", "timeout"])
+@pytest.mark.parametrize("case", ["out-under-a-file", "artifacts-under-a-file", "timeout",
+                                  "env-artifacts-under-a-file"])
 def test_trtlab_book_refuses_bad_options_before_running_anything(case, monkeypatch, tmp_path, capsys):
     """One line, exit 2, no notebook run and nothing written (was: a traceback after the first notebook started)."""
     from trtlab import book, cli
@@ -272,7 +273,11 @@ def test_trtlab_book_refuses_bad_options_before_running_anything(case, monkeypat
         "artifacts-under-a-file": (["--out", str(tmp_path / "book"), "--artifacts", str(tmp_path / "notes.txt" / "a")],
                                    f"{tmp_path / 'notes.txt'} is a file"),
         "timeout": (["--out", str(tmp_path / "book"), "--timeout", "0"], "--timeout is seconds per cell and must be"),
+        "env-artifacts-under-a-file": (["--out", str(tmp_path / "book")],
+                                       f"artifacts folder (TRTLAB_ARTIFACTS): {tmp_path / 'notes.txt'} is a file"),
     }[case]
+    if case == "env-artifacts-under-a-file":
+        monkeypatch.setenv("TRTLAB_ARTIFACTS", str(tmp_path / "notes.txt" / "a"))
     code = cli.main(["book", *argv])
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.strip()]

@@ -85,8 +85,11 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
 def artifacts_dir() -> Path:
     """The folder notebooks share their outputs through: ``$TRTLAB_ARTIFACTS`` or ``./artifacts``."""
     path = Path(os.environ.get("TRTLAB_ARTIFACTS", "artifacts")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        return output_folder(path)
+    except UserError as exc:
+        raise UserError(f"artifacts folder{' (TRTLAB_ARTIFACTS)' if 'TRTLAB_ARTIFACTS' in os.environ else ''}: "
+                        f"{exc}") from None
 
 
 def repo_root() -> Path:
