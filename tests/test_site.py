@@ -258,7 +258,7 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize("case", ["out-under-a-file", "artifacts-under-a-file", "timeout",
-                                  "env-artifacts-under-a-file"])
+                                  "env-artifacts-under-a-file", "logs-is-a-file"])
 def test_trtlab_book_refuses_bad_options_before_running_anything(case, monkeypatch, tmp_path, capsys):
     """One line, exit 2, no notebook run and nothing written (was: a traceback after the first notebook started)."""
     from trtlab import book, cli
@@ -273,18 +273,22 @@ def test_trtlab_book_refuses_bad_options_before_running_anything(case, monkeypat
         "artifacts-under-a-file": (["--out", str(tmp_path / "book"), "--artifacts", str(tmp_path / "notes.txt" / "a")],
                                    f"{tmp_path / 'notes.txt'} is a file"),
         "timeout": (["--out", str(tmp_path / "book"), "--timeout", "0"], "--timeout is seconds per cell and must be"),
+        "logs-is-a-file": (["--out", str(tmp_path / "book")], f"{tmp_path / 'book' / 'logs'} is a file, not a folder"),
         "env-artifacts-under-a-file": (["--out", str(tmp_path / "book")],
                                        f"artifacts folder (TRTLAB_ARTIFACTS): {tmp_path / 'notes.txt'} is a file"),
     }[case]
     if case == "env-artifacts-under-a-file":
         monkeypatch.setenv("TRTLAB_ARTIFACTS", str(tmp_path / "notes.txt" / "a"))
+    if case == "logs-is-a-file":
+        (tmp_path / "book").mkdir()
+        (tmp_path / "book" / "logs").write_text("")
     code = cli.main(["book", *argv])
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("trtlab book: error: ") and want in lines[0], err
     assert "Traceback" not in out + err and out == ""
     assert {p.name for p in tmp_path.iterdir()} <= {"nbs", "notes.txt", "book"}
-    assert not [p for p in tmp_path.glob("book/**/*") if p.is_file()]  # at most an empty --out folder
+    assert not [p for p in tmp_path.glob("book/**/*") if p.is_file() and p.name != "logs"]  # no output written
 
 
 def test_lab_command_is_loopback_only(tmp_path):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import UserError, repo_root
+from .common import UserError, output_folder, repo_root
 from .recorder import read_records
 
 NOTEBOOKS = repo_root() / "notebooks"
@@ -74,7 +74,7 @@ def execute(path: Path, out: Path, parameters: dict[str, Any] | None = None,
     unknown = set(parameters) - declared_parameters(path)
     if unknown:
         raise UserError(f"{path.name} declares no parameter(s) {sorted(unknown)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(out.parent)
     env_before = os.environ.get("TRTLAB_ARTIFACTS")
     if artifacts is not None:
         os.environ["TRTLAB_ARTIFACTS"] = str(Path(artifacts).resolve())

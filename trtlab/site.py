@@ -416,7 +416,7 @@ def _output_to(path: Path) -> Iterator[None]:
     TensorRT's C++ logger and ipykernel write there directly, not into the notebook; this keeps
     the book's own output to one line per notebook.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(path.parent)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -449,7 +449,8 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     paths = _select(only)
     if timeout < 1:
         raise UserError(f"--timeout is seconds per cell and must be at least 1, not {timeout}")
-    output_folder(out)  # before any notebook runs: -o under a file, or a folder that cannot be made
+    for folder in (out, out / "notebooks", out / "logs"):  # before any notebook runs: a part that is a file …
+        output_folder(folder)
     every = book.notebooks(None)
     artifacts = output_folder(artifacts) if artifacts is not None else artifacts_dir()
     previous = _previous(out)
