@@ -112,6 +112,10 @@ def test_missing_file(capsys, tmp_path):
     assert "no such file or folder" in _bad(capsys, tmp_path, tmp_path / "nope.pb")
 
 
+def test_device_is_not_read(capsys, tmp_path):
+    assert "/dev/zero is not a regular file (a device, pipe or socket)" in _bad(capsys, tmp_path, "/dev/zero")
+
+
 def test_not_a_graph(capsys, tmp_path):
     junk = tmp_path / "notes.pb"
     junk.write_text("these are not the nodes you are looking for\n" * 20)

@@ -377,6 +377,14 @@ def test_notebook_with_malformed_cells_is_a_problem(cells, want, tmp_path, capsy
     assert f"odd.ipynb: fatal: {want}" in capsys.readouterr().out
 
 
+def test_device_or_pipe_is_not_read(tmp_path, capsys):
+    """`trtlab migrate /dev/zero` (or a .py symlink to it, or a FIFO) read forever."""
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    assert migrate.main([tmp_path / "zero.py", Path("/dev/null")]) == 2
+    out = capsys.readouterr().out
+    assert out.count("fatal: not a regular file (a device, pipe or socket): not read") == 2
+
+
 def test_fix_notebook_in_place(tmp_path):
     nb = _notebook(tmp_path / "n.ipynb", [
         ("code", "import tensorrt as trt\n!nvidia-smi"),

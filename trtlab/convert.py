@@ -154,6 +154,8 @@ def load(model: str | os.PathLike | Any) -> Graph:
         raise UserError(f"{path}: no such file or folder")
     if path.is_dir():
         return _load_saved_model(path)
+    if not path.is_file():  # reading /dev/zero or a pipe would never end
+        raise UserError(f"{path} is not a regular file (a device, pipe or socket)")
     if path.suffix.lower() in KERAS_SUFFIXES:
         return _load_keras(path)
     return _load_pb(path)

@@ -572,8 +572,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]
                     yield f, None
             if not found:
                 yield p, "no .py or .ipynb files in this folder"
-        elif p.exists():
+        elif p.is_file():
             yield p, None
+        elif p.exists():  # reading /dev/zero or a pipe would never end
+            yield p, "not a regular file (a device, pipe or socket): not read"
         else:
             yield p, "no such file or directory"
 
