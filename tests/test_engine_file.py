@@ -287,7 +287,8 @@ def test_cli_build_fp16_and_target(model, tmp_path, capfd):
         assert "targets 8.6, 12.0" in out
 
 
-@pytest.mark.parametrize("case", ["missing", "folder", "not-onnx", "unknown-op", "bad-batch", "bad-target"])
+@pytest.mark.parametrize("case", ["missing", "folder", "device", "not-onnx", "unknown-op", "bad-batch",
+                                  "bad-target"])
 def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
     from onnx import TensorProto, helper
     import onnx
@@ -297,6 +298,8 @@ def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
         argv, want = [str(tmp_path / "nope.onnx"), *args], "no such ONNX model"
     elif case == "folder":
         argv, want = [str(tmp_path), *args], f"{tmp_path} is a folder, not an ONNX model"
+    elif case == "device":
+        argv, want = ["/dev/zero", *args], "/dev/zero: not a regular file (a device, pipe or socket)"
     elif case == "not-onnx":
         (tmp_path / "junk.onnx").write_bytes(b"\x00junk" * 10)
         argv, want = [str(tmp_path / "junk.onnx"), *args], "junk.onnx"
@@ -318,7 +321,8 @@ def test_cli_build_bad_inputs(case, tmp_path, capfd, model):
     assert "Traceback" not in err + out and not (tmp_path / "x.engine").exists()
 
 
-@pytest.mark.parametrize("case", ["random", "truncated", "other-version", "other-gpu", "missing", "folder"])
+@pytest.mark.parametrize("case", ["random", "truncated", "other-version", "other-gpu", "missing", "folder",
+                                  "device"])
 def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
     if case == "random":
         path = tmp_path / "random.engine"
@@ -337,6 +341,8 @@ def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
         want = "this GPU"
     elif case == "folder":
         path, want = tmp_path, f"{tmp_path}: is a folder, not an engine file"
+    elif case == "device":
+        path, want = Path("/dev/zero"), "/dev/zero: not a regular file (a device, pipe or socket)"
     else:
         path, want = tmp_path / "none.engine", "no such engine file"
     rc, out, err = _cli(capfd, "inspect", str(path))

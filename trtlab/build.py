@@ -564,7 +564,8 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
     if path.is_dir():
         raise UserError(f"{path} is a folder, not an ONNX model")
     if not path.is_file():
-        raise UserError(f"{path}: no such ONNX model")
+        raise UserError(f"{path}: " + ("not a regular file (a device, pipe or socket)" if path.exists()
+                                       else "no such ONNX model"))
     if not options.fp16:
         builder, network, _parser = parse_onnx(path, trt)
         built = _build_model(path, builder, network, options, trt)

@@ -288,7 +288,8 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
         add("file", False, f"{path}: is a folder, not an engine file")
         return _verdict(checks, warn, None)
     if not path.is_file():
-        add("file", False, f"{path}: no such engine file")
+        add("file", False, f"{path}: " + ("not a regular file (a device, pipe or socket)" if path.exists()
+                                          else "no such engine file"))
         return _verdict(checks, warn, None)
     try:
         data = path.read_bytes()
