@@ -75,7 +75,7 @@ def test_accuracy_helpers():
 
 def test_parse_batches():
     assert bench.parse_batches("1,8,64") == [1, 8, 64]
-    for bad in ("", "0", "a,b", "-1", "1.5"):
+    for bad in ("", "0", "a,b", "-1", "1.5", "1,,8", "8,"):
         with pytest.raises(UserError, match="--batch takes"):
             bench.parse_batches(bad)
 
@@ -127,6 +127,15 @@ def test_cli_bench_bad_inputs_one_line_nonzero(tiny, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_bench_json_target_checked_before_the_benchmark(tiny, tmp_path, capsys):
+    before = tiny.read_bytes()
+    assert cli.main(["bench", str(tiny), "--json", str(tiny)]) == 2
+    assert "would overwrite the engine or its sidecar" in capsys.readouterr().err
+    assert tiny.read_bytes() == before
+    assert cli.main(["bench", str(tiny), "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
 
 
 def test_engine_with_a_static_batch(tmp_path, capsys):

@@ -598,7 +598,7 @@ class Report:
 def parse_batches(text: str) -> list[int]:
     """``"1,8,64"`` -> [1, 8, 64]; UserError on anything else."""
     try:
-        batches = [int(b) for b in str(text).split(",") if b.strip()]
+        batches = [int(b) for b in str(text).split(",")]  # "1,,8" is a typo, not two sizes
     except ValueError:
         raise UserError(f"--batch takes comma-separated positive integers like 1,8,64, not {text!r}") from None
     if not batches or any(b < 1 for b in batches):

@@ -453,7 +453,11 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     finally:
         builder.error_recorder = previous
     if plan is None:
-        raise UserError(f"the build failed: {recorder.first()}")
+        reason = recorder.first()
+        if list(options.compute_capabilities or ()) == ["current"] and not backend.gpus():
+            reason = ("target 'current' means the GPU of this machine, and this machine has none "
+                      f"(TensorRT said: {reason}); name targets such as 8.6 or 12.0 instead")
+        raise UserError(f"the build failed: {reason}")
     log.forward()
     data = bytes(plan)
     if options.timing_cache and backend.name_of(trt) == "tensorrt":

@@ -154,6 +154,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--iters must be >= 1 and --warmup >= 0 (got {args.iters}, {args.warmup})")
     if not args.engine.exists():  # a folder: the module says what it is
         raise UserError(f"{args.engine}: no such engine file")
+    if args.json:  # before the benchmark runs, not after: where the table goes must be writable
+        from .common import output_folder
+        from .engine_file import sidecar_path
+
+        if args.json.resolve() in (args.engine.resolve(), sidecar_path(args.engine).resolve()):
+            raise UserError(f"--json {args.json} would overwrite the engine or its sidecar: give another name")
+        if args.json.is_dir():
+            raise UserError(f"--json {args.json} is a folder: give the name of the file to write in it")
+        output_folder(args.json.resolve().parent)
     report = bench.bench_engine(args.engine, batches, warmup=args.warmup, iters=args.iters)
     print(report.text())
     if args.json:
