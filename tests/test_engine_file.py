@@ -156,11 +156,17 @@ def test_other_backend(saved, tmp_path):
     assert f"built with {other} 10.13.0" in reason and "rebuild" in reason
 
 
+def _sm120_only(path: Path) -> Path:
+    """A real TensorRT-RTX build with code for compute capability 12.0 alone (7.5 cannot take this
+    model: TensorRT-RTX has no FP32 GEMM for Turing)."""
+    model = tiny_onnx(path.with_suffix(".onnx"), n=16, m=8)
+    return engine_file.save(path, build.build_onnx(model, BuildOptions(max_batch=8, compute_capabilities=["12.0"])))
+
+
 def test_other_gpu_target(saved, tmp_path, monkeypatch):
-    """A sidecar naming another GPU target, checked against a (pretend) GPU of this machine."""
-    if RTX:
-        bad = _tamper(saved, tmp_path / "sm75.engine", **{"targets.compute_capabilities": ["7.5"],
-                                                          "targets.default": False})
+    """An engine built for another GPU, checked against a (pretend) GPU of this machine."""
+    if RTX:  # a real ahead-of-time build with code for 12.0 only
+        bad = _sm120_only(tmp_path / "sm120.engine")
         gpu = backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "999")
     else:
         bad = _tamper(saved, tmp_path / "a100.engine", **{"targets.gpu": "NVIDIA A100",
@@ -170,6 +176,17 @@ def test_other_gpu_target(saved, tmp_path, monkeypatch):
     v = engine_file.check(bad)
     assert not v.compatible
     assert "this GPU" in v.reason and "8.9" in v.reason
+
+
+def test_sidecar_targets_must_match_the_plan_header(saved, tmp_path):
+    if not RTX:
+        pytest.skip("the TensorRT-RTX plan header lists its targets")
+    bad = _tamper(saved, tmp_path / "edited.engine", **{"targets.compute_capabilities": ["9.0"],
+                                                        "targets.default": False})
+    v = engine_file.check(bad)
+    assert not v.compatible
+    assert "the plan header targets compute capability" in v.reason and "the sidecar says 9.0" in v.reason
+    assert "does not belong to this engine" in v.reason
 
 
 def test_unsupported_cc(saved, monkeypatch):
@@ -335,8 +352,8 @@ def test_cli_inspect_bad_inputs(case, saved, tmp_path, capfd, monkeypatch):
     elif case == "other-version":
         path, want = _tamper(saved, tmp_path / "v.engine", version="0.9.0"), "built with"
     elif case == "other-gpu":
-        path = _tamper(saved, tmp_path / "g.engine", **({"targets.compute_capabilities": ["7.5"], "targets.default": False}
-                                                          if RTX else {"targets.compute_capabilities": ["8.0"]}))
+        path = (_sm120_only(tmp_path / "g.engine") if RTX
+                else _tamper(saved, tmp_path / "g.engine", **{"targets.compute_capabilities": ["8.0"]}))
         monkeypatch.setattr(backend, "gpus", lambda: (backend.GPU(0, "NVIDIA GeForce RTX 4090", (8, 9), 24000, "1"),))
         want = "this GPU"
     elif case == "folder":

@@ -385,6 +385,15 @@ def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.G
         add("header version", False, f"{path.name}: the plan header says TensorRT-RTX {header['version']}, the "
                                      f"sidecar says {built_version}: the sidecar does not belong to this engine", "build")
 
+    side_targets = ((sidecar or {}).get("targets") or {})
+    if header is not None and header["compute_capabilities"] and side_targets.get("kind") == "aot" \
+            and side_targets.get("compute_capabilities") \
+            and set(side_targets["compute_capabilities"]) != set(header["compute_capabilities"]):
+        add("header targets", False, f"{path.name}: the plan header targets compute capability "
+                                     f"{', '.join(header['compute_capabilities'])}, the sidecar says "
+                                     f"{', '.join(side_targets['compute_capabilities'])}: the sidecar does not "
+                                     "belong to this engine", "build")
+
     # TensorRT-RTX's documented header check (reads the header only).
     if here == "tensorrt_rtx" and built_with in (None, here):
         res = engine_validity(trt, data)
