@@ -242,11 +242,11 @@ def test_killed_writer_leaves_previous_engine_intact(saved, model, tmp_path):
         import os, signal
         from trtlab import build, engine_file
         big = build.build_onnx({str(model)!r}, build.BuildOptions(max_batch=16))
-        real = engine_file._write_temp
-        def dying(folder, name, data):
-            path = real(folder, name, data[: len(data) // 2])   # half of the new plan is on disk...
-            os.kill(os.getpid(), signal.SIGKILL)                 # ...and the writer dies
-        engine_file._write_temp = dying
+        real = engine_file.write_temp
+        def dying(path, data):
+            real(path, data[: len(data) // 2])          # half of the new plan is on disk...
+            os.kill(os.getpid(), signal.SIGKILL)        # ...and the writer dies
+        engine_file.write_temp = dying
         engine_file.save({str(saved)!r}, big)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

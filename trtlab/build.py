@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import backend
-from .common import UserError, atomic_write
+from .common import UserError, atomic_write, fds_to
 
 # TensorRT-RTX ahead-of-time targets: the names a user writes -> ComputeCapability members.
 CC_NAMES = {"7.5": "SM75", "8.0": "SM80", "8.6": "SM86", "8.9": "SM89", "12.0": "SM120", "12.1": "SM121",
@@ -161,28 +161,15 @@ class captured_stdout:
     the middle of ``trtlab inspect --json`` output. ``.text`` holds what was caught.
     """
 
-    _saved: int | None
-
     def __enter__(self) -> "captured_stdout":
         self.text = ""
-        try:
-            sys.stdout.flush()
-            self._saved = os.dup(1)
-            self._file = tempfile.TemporaryFile()
-            os.dup2(self._file.fileno(), 1)
-        except (OSError, ValueError, AttributeError):  # no real fd 1: nothing to catch
-            self._saved = None
+        self._file = tempfile.TemporaryFile()
+        self._redirect = fds_to(self._file, (1,))
+        self._redirect.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._saved is None:
-            return
-        try:
-            sys.stdout.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
+        self._redirect.__exit__(*exc)
         self._file.seek(0)
         self.text = self._file.read().decode(errors="replace")
         self._file.close()

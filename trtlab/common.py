@@ -1,9 +1,14 @@
-"""Small pieces every stage shares: the user-facing error, atomic writes, the artifacts folder."""
+"""Small pieces every stage shares: the user-facing error, atomic writes, file hashes, file
+descriptor redirection, the artifacts folder."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
+from typing import IO, Iterator
 
 
 class UserError(Exception):
@@ -51,6 +56,25 @@ def new_file_mode(path: str | os.PathLike) -> int:
     return 0o666 & ~umask
 
 
+def write_temp(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to a new temporary file beside ``path``, with the permissions ``path``
+    should have, fsynced; the caller renames it over ``path`` (or removes it)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, new_file_mode(path))  # mkstemp makes it 0600; a plain open() would not
+        with os.fdopen(fd, "wb") as f:
+            view = memoryview(data)
+            for start in range(0, len(view), 1 << 20):
+                f.write(view[start:start + (1 << 20)])
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -63,23 +87,59 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     if path.is_dir():
         raise UserError(f"{path} is a folder: give the name of the file to write in it")
     output_folder(path.parent)
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.chmod(tmp, new_file_mode(path))  # mkstemp makes it 0600; a plain open() would not
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        tmp = write_temp(path, data)
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise UserError(f"{path}: cannot write it ({exc.strerror or exc}); "
                             "any previous file there is unchanged") from None
         raise
     return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def fds_to(file: IO[bytes], fds: tuple[int, ...] = (1, 2)) -> Iterator[bool]:
+    """Point file descriptors ``fds`` at ``file`` for a while, then put them back.
+
+    What C/C++ code writes there (TensorRT's logger, TensorFlow's start-up lines) and what
+    child processes inherit (a papermill kernel) lands in ``file``; ``sys.stdout``/``sys.stderr``
+    are flushed on both sides. Yields False, redirecting nothing, where the descriptors do not
+    exist (an embedded interpreter).
+    """
+    def flush() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    flush()
+    try:
+        saved = [os.dup(fd) for fd in fds]
+    except OSError:
+        yield False
+        return
+    try:
+        for fd in fds:
+            os.dup2(file.fileno(), fd)
+        yield True
+    finally:
+        flush()
+        for fd, old in zip(fds, saved):
+            os.dup2(old, fd)
+            os.close(old)
 
 
 def artifacts_dir() -> Path:

@@ -10,6 +10,7 @@ int64. ``nchw`` gives the same images in TensorRT's layout.
 """
 from __future__ import annotations
 
+import io
 import os
 import socket
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, repo_root
+from .common import UserError, atomic_write, repo_root
 
 DATA_DIR = repo_root() / "data"
 SAMPLE = DATA_DIR / "mnist-10k.npz"
@@ -68,9 +69,9 @@ def _load_full() -> MNIST:
         from keras.datasets import mnist  # the download happens here
 
         (xa, ya), (xb, yb) = mnist.load_data()
-        tmp = FULL.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, x_train=xa, y_train=ya, x_test=xb, y_test=yb)
-        os.replace(tmp, FULL)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, x_train=xa, y_train=ya, x_test=xb, y_test=yb)
+        atomic_write(FULL, buf.getvalue())
     with np.load(FULL) as z:
         return MNIST(_scale(z["x_train"]), z["y_train"].astype(np.int64),
                      _scale(z["x_test"]), z["y_test"].astype(np.int64), "full")

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 from . import backend
 from .build import Built, captured_stdout, error_recorder, read_header
-from .common import UserError, new_file_mode, output_folder
+from .common import UserError, output_folder, sha256_file, write_temp
 
 FORMAT = "trtlab-engine/1"
 
@@ -38,14 +37,6 @@ FORMAT = "trtlab-engine/1"
 def sidecar_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_suffix(path.suffix + ".json")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _relative(target: Path, start: Path) -> str:
@@ -86,24 +77,6 @@ def make_sidecar(path: Path, built: Built, source_model: str | os.PathLike | Non
     }
 
 
-def _write_temp(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``data`` to a new temporary file in ``folder`` (with the permissions ``folder/name``
-    should have) and fsync it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp, new_file_mode(folder / name))
-        with os.fdopen(fd, "wb") as f:
-            view = memoryview(data)
-            for start in range(0, len(view), 1 << 20):
-                f.write(view[start:start + (1 << 20)])
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
 def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike | None = None,
          extra: dict[str, Any] | None = None) -> Path:
     """Write the plan to ``path`` and its sidecar to ``path.json``, atomically.
@@ -129,8 +102,8 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     tmp_engine = tmp_side = None
     replaced = False
     try:
-        tmp_engine = _write_temp(path.parent, path.name, built.plan)
-        tmp_side = _write_temp(path.parent, side.name, (json.dumps(sidecar, indent=2) + "\n").encode())
+        tmp_engine = write_temp(path, built.plan)
+        tmp_side = write_temp(side, (json.dumps(sidecar, indent=2) + "\n").encode())
         os.replace(tmp_engine, path)
         replaced = True
         os.replace(tmp_side, side)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import artifacts_dir, atomic_write
+from .common import artifacts_dir, atomic_write, fds_to
 
 INPUT_NODE = "Placeholder"   # the guide's input node name (TF1's default for tf.placeholder)
 OUTPUT_NODE = "fc2/Relu"     # the guide's output node name (see freeze() for what it holds)
@@ -50,20 +50,14 @@ def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tempfile
 
-    sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
         try:
-            import tensorflow as tf
+            with fds_to(caught, (2,)):
+                import tensorflow as tf
         except BaseException:
-            os.dup2(saved, 2)
             caught.seek(0)
             sys.stderr.write(caught.read().decode(errors="replace"))
             raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
     # TensorFlow's Python-side deprecation notices (tf2onnx still calls TF1-era helpers) are
     # noise for a reader; errors still show.
     tf.get_logger().setLevel("ERROR")

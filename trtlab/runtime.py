@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 import numpy as np
 
 from . import backend
-from .common import UserError
+from .common import UserError, sha256_file
 
 if TYPE_CHECKING:  # the tensorrt-stubs package types these; at run time any backend works
     import tensorrt as trt
@@ -451,14 +450,6 @@ class Pending:
         self._lane = None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def source_model(engine_path: Path, sidecar: Mapping[str, Any]) -> Path:
     """The ONNX model an engine was built from, as its sidecar names it (relative to the engine)."""
     entry = sidecar.get("source_model")
@@ -475,7 +466,7 @@ def source_model(engine_path: Path, sidecar: Mapping[str, Any]) -> Path:
         path = (engine_path.parent / path).resolve()
     if not path.exists():
         raise UserError(f"{engine_path}: its source model {path} is missing")
-    if digest and _sha256(path) != digest:
+    if digest and sha256_file(path) != digest:
         raise UserError(f"{engine_path}: its source model {path} changed since the engine was built "
                         "(sha256 differs); rebuild the engine")
     return path

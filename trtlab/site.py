@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import book
-from .common import UserError, artifacts_dir, atomic_write, output_folder, repo_root
+from .common import UserError, artifacts_dir, atomic_write, fds_to, output_folder, repo_root
 from .recorder import MIME as RECORD_MIME, preview
 
 BOOK_TITLE = "trtlab — Tensor to TensorRT"
@@ -417,25 +417,8 @@ def _output_to(path: Path) -> Iterator[None]:
     the book's own output to one line per notebook.
     """
     output_folder(path.parent)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:  # no stdout/stderr at all
+    with open(path, "wb") as log, fds_to(log, (1, 2)):
         yield
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for f in (*saved, fd):
-            os.close(f)
 
 
 def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Path | None = None,
