@@ -268,9 +268,23 @@ def test_pycuda_memory_uses_the_guides_calls(monkeypatch):
         calls.append("memcpy_dtoh_async")
         ctypes.memmove(dst.ctypes.data, int(src), dst.nbytes)
 
+    class Event:  # completion by events: record after the copies, then synchronize/query
+        def __init__(self, flags=0):
+            calls.append("Event")
+
+        def record(self, stream):
+            calls.append("Event.record")
+
+        def query(self):
+            return True
+
+        def synchronize(self):
+            calls.append("Event.synchronize")
+
     driver = types.SimpleNamespace(
         init=lambda: calls.append("init"), Device=lambda i: types.SimpleNamespace(retain_primary_context=Ctx),
-        pagelocked_empty=pagelocked_empty, mem_alloc=mem_alloc, Stream=Stream,
+        pagelocked_empty=pagelocked_empty, mem_alloc=mem_alloc, Stream=Stream, Event=Event,
+        event_flags=types.SimpleNamespace(DISABLE_TIMING=2),
         memcpy_htod_async=memcpy_htod_async, memcpy_dtoh_async=memcpy_dtoh_async)
     pkg = types.ModuleType("pycuda")
     pkg.driver = driver
@@ -280,8 +294,9 @@ def test_pycuda_memory_uses_the_guides_calls(monkeypatch):
     with Session.from_engine(FakeEngine(), memory=runtime.memory("pycuda"), mode="stand-in") as s:
         x = np.arange(8, dtype=np.float32).reshape(2, 4)
         np.testing.assert_array_equal(s.infer(x), 2 * x + 1)
+        np.testing.assert_array_equal(s.submit(x + 1).wait()["y"], 2 * x + 3)
         assert s.memory_kind == "pycuda"
     for name in ("init", "push", "pagelocked_empty", "mem_alloc", "memcpy_htod_async", "memcpy_dtoh_async",
-                 "synchronize", "pop"):
+                 "synchronize", "Event", "Event.record", "Event.synchronize", "pop"):
         assert name in calls, name
     assert all(a.freed for a in allocs) and all(h.freed for h in hosts)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import struct
 import sys
 import tempfile
 import threading
@@ -33,10 +32,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import backend
-from .common import UserError, atomic_write, fds_to
+from .common import UserError, atomic_write
+from .compat import (RTX_CC_BITS, RTX_MAGIC, captured_stdout, dims, dtype_name, error_recorder,  # noqa: F401
+                     is_strongly_typed, read_header, short_error)
+from .parse import parse_onnx as _parse_onnx
 
 # TensorRT-RTX ahead-of-time targets: the names a user writes -> ComputeCapability members.
 CC_NAMES = {"7.5": "SM75", "8.0": "SM80", "8.6": "SM86", "8.9": "SM89", "12.0": "SM120", "12.1": "SM121",
@@ -129,71 +131,6 @@ class Built:
                 "build_s": round(self.seconds, 3), "size_bytes": self.size}
 
 
-# --- the header of a TensorRT-RTX plan ---------------------------------------------------
-# Observed (undocumented) layout of TensorRT-RTX 1.x plans: magic "vtrt" at 0, the plan's
-# total size as u64 at 16, version bytes major/minor/patch at 24..26, a bit mask of AOT
-# target compute capabilities at 32. Used only for hints a user could not get otherwise
-# (truncation and build version when the sidecar is missing); the documented check is
-# Runtime.get_engine_validity.
-RTX_MAGIC = b"vtrt"
-RTX_CC_BITS = {0: "7.5", 1: "8.0", 2: "8.6", 3: "8.9", 4: "12.0", 5: "12.1"}
-
-
-def read_header(data: bytes) -> dict[str, Any] | None:
-    """What the first 36 bytes of a TensorRT-RTX plan say, or None if they are not one."""
-    if len(data) < 36 or data[:4] != RTX_MAGIC:
-        return None
-    total = struct.unpack_from("<Q", data, 16)[0]
-    major, minor, patch = data[24], data[25], data[26]
-    mask = struct.unpack_from("<I", data, 32)[0]
-    ccs = [cc for bit, cc in RTX_CC_BITS.items() if mask >> bit & 1]
-    unknown = [bit for bit in range(32) if mask >> bit & 1 and bit not in RTX_CC_BITS]
-    return {"format": "tensorrt_rtx plan (observed layout, undocumented)", "declared_size": total,
-            "version": f"{major}.{minor}.{patch}", "compute_capabilities": ccs,
-            "unknown_target_bits": unknown}
-
-
-# --- helpers -------------------------------------------------------------------------------
-class captured_stdout:
-    """Catch what TensorRT's logger prints (it writes to file descriptor 1, not sys.stdout).
-
-    Our own reasons come from the error recorder; TensorRT's lines would otherwise land in
-    the middle of ``trtlab inspect --json`` output. ``.text`` holds what was caught.
-    """
-
-    def __enter__(self) -> "captured_stdout":
-        self.text = ""
-        self._file = tempfile.TemporaryFile()
-        self._redirect = fds_to(self._file, (1,))
-        self._redirect.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._redirect.__exit__(*exc)
-        self._file.seek(0)
-        self.text = self._file.read().decode(errors="replace")
-        self._file.close()
-
-    def forward(self) -> None:
-        """Show what was caught on stderr (TensorRT's warnings stay visible, off stdout)."""
-        if self.text.strip():
-            sys.stderr.write(self.text if self.text.endswith("\n") else self.text + "\n")
-
-
-def dtype_name(trt: ModuleType, dt: Any) -> str:
-    try:
-        import numpy as np
-
-        return np.dtype(trt.nptype(dt)).name
-    except Exception:
-        return str(getattr(dt, "name", dt)).lower()
-
-
-def dims(shape: Any) -> list[int]:
-    """A TensorRT ``Dims`` as a list of ints (-1 for a dynamic dimension)."""
-    return [int(shape[i]) for i in range(len(shape))]
-
-
 def describe_io(trt: ModuleType, network: Any) -> list[dict[str, Any]]:
     """Name, mode, shape and dtype of every network input and output."""
     io = []
@@ -201,7 +138,7 @@ def describe_io(trt: ModuleType, network: Any) -> list[dict[str, Any]]:
                              ("output", network.num_outputs, network.get_output)):
         for i in range(count):
             t = get(i)
-            io.append({"name": t.name, "mode": mode, "shape": dims(t.shape),
+            io.append({"name": t.name, "mode": mode, "shape": list(dims(t.shape)),
                        "dtype": dtype_name(trt, t.dtype)})
     return io
 
@@ -214,57 +151,6 @@ def network_dtypes(trt: ModuleType, network: Any) -> set[str]:
         for j in range(layer.num_outputs):
             found.add(dtype_name(trt, layer.get_output(j).dtype))
     return found
-
-
-class _Recorder:
-    """An IErrorRecorder that keeps TensorRT's error messages for a one-line reason."""
-
-    def __new__(cls, trt: ModuleType) -> Any:
-        class Recorder(trt.IErrorRecorder):  # type: ignore[misc,name-defined]
-            def __init__(self) -> None:
-                trt.IErrorRecorder.__init__(self)
-                self.errors: list[tuple[Any, str]] = []
-                self.lock = threading.Lock()
-
-            def clear(self) -> None:
-                self.errors.clear()
-
-            def get_error_code(self, i: int) -> Any:
-                return self.errors[i][0]
-
-            def get_error_desc(self, i: int) -> str:
-                return self.errors[i][1]
-
-            def has_overflowed(self) -> bool:
-                return False
-
-            def num_errors(self) -> int:
-                return len(self.errors)
-
-            def report_error(self, code: Any, desc: str) -> bool:
-                with self.lock:
-                    self.errors.append((code, desc))
-                return False  # not fatal for the recorder: TensorRT goes on and returns None
-
-            def first(self) -> str:
-                return short_error(self.errors[0][1]) if self.errors else "no error message from TensorRT"
-
-        return Recorder()
-
-
-def error_recorder(trt: ModuleType) -> Any:
-    return _Recorder(trt)
-
-
-def short_error(desc: str) -> str:
-    """TensorRT's message without its source-file locations, on one line."""
-    import re
-
-    desc = " ".join(desc.split())
-    desc = re.sub(r"\s*\(?In \w+ at /_src/\S+?(:\d+)?\s*(?=\()", " ", desc)  # "(In f at /_src/x.cpp:25 (cudaError…"
-    desc = re.sub(r"\s*In \w+ at /_src/\S+", "", desc)
-    desc = desc.replace("((", "(").replace("))", ")").replace(" )", ")")
-    return desc.strip()[:300]
 
 
 def progress_monitor(trt: ModuleType) -> Any | None:
@@ -419,11 +305,10 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     if options.fp16 and "float16" not in network_dtypes(trt, network):
         raise UserError("fp16=True but the network holds no FP16 tensor: under strong typing FP16 comes from "
                         "FP16 weights and casts (build_onnx(..., fp16=True) converts the model)")
-    if options.fp16 and backend.name_of(trt) == "tensorrt":
-        flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
-        if flag is not None and not network.get_flag(flag):
-            raise UserError("an FP16 network must be created with NetworkDefinitionCreationFlag.STRONGLY_TYPED "
-                            "(TensorRT 10 would otherwise choose precisions itself)")
+    if options.fp16 and not is_strongly_typed(network, trt):
+        raise UserError("an FP16 network must be strongly typed: on TensorRT 10.x create it with "
+                        "compat.create_network (NetworkDefinitionCreationFlag.STRONGLY_TYPED); TensorRT 10 "
+                        "would otherwise choose precisions itself")
     config, profiles, notes = configure(trt, builder, network, options)
     monitor = progress_monitor(trt) if options.progress and hasattr(config, "progress_monitor") else None
     if monitor is not None:
@@ -456,40 +341,15 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
 
 
 # --- ONNX ------------------------------------------------------------------------------------
-def parse_onnx(path: Path, trt: ModuleType, strongly_typed: bool = False) -> tuple[Any, Any, Any]:
-    """``trtlab.parse.parse_onnx`` (the chapter-3 module).
+def parse_onnx(path: Path, trt: ModuleType, strongly_typed: bool = True) -> tuple[Any, Any, Any]:
+    """``trtlab.parse.parse_onnx`` (the chapter-3 module), TensorRT's log lines kept off stdout.
 
-    Enterprise TensorRT 10 networks are weakly typed unless created with the STRONGLY_TYPED
-    flag, which an FP16 build needs; ``parse.parse_onnx`` creates default networks, so that
-    case goes through the small parser below (TensorRT-RTX networks are always strongly typed).
-    """
-    parse: Callable[..., tuple[Any, Any, Any]] = _parse_onnx_minimal
-    if not (strongly_typed and backend.name_of(trt) == "tensorrt"):
-        try:
-            from .parse import parse_onnx as parse
-        except ImportError:  # chapter 3's module missing: the small parser below
-            pass
+    Every network is strongly typed on every backend (``compat.network_flags``);
+    ``strongly_typed`` is kept for old callers and means nothing more."""
     with captured_stdout() as log:  # the parser's errors come back in the exception
-        result = parse(path, trt)
+        result = _parse_onnx(path, trt)
     log.forward()
     return result
-
-
-def _parse_onnx_minimal(path: Path, trt: ModuleType) -> tuple[Any, Any, Any]:
-    builder = trt.Builder(backend.logger(trt))
-    flags = 0
-    if backend.name_of(trt) == "tensorrt" and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, backend.logger(trt))
-    if not parser.parse_from_file(str(path)):
-        errors = []
-        for i in range(parser.num_errors):
-            e = parser.get_error(i)
-            op = e.node_operator() if hasattr(e, "node_operator") else ""
-            errors.append(f"{'node ' + repr(e.node_name()) + ' (' + op + '): ' if op else ''}{e.desc()}")
-        raise UserError(f"{path}: the ONNX parser rejected the model: {'; '.join(errors) or 'no detail'}")
-    return builder, network, parser
 
 
 def fp16_onnx(model: Any) -> Any:

@@ -25,10 +25,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
-from . import backend
-from .build import Built, captured_stdout, error_recorder, read_header
+from . import backend, compat
+from .build import Built
+from .compat import captured_stdout, error_recorder, read_header
 from .common import UserError, output_folder, sha256_file, write_temp
 
 FORMAT = "trtlab-engine/1"
@@ -127,64 +128,259 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
     return path
 
 
-def _is_shape(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in value)
+# --- the sidecar: one schema, validated once ---------------------------------------------------
+MAX_SIDECAR_BYTES = 4 << 20  # a sidecar is a few KiB; anything larger is not one
+MAX_TEXT = 4096  # characters of any string in a sidecar (paths included)
+MAX_DIM = 2 ** 31 - 1  # TensorRT's Dims hold 32-bit (signed) values
 
 
-def _is_tensor(t: Any) -> bool:
-    return (isinstance(t, dict) and all(isinstance(t.get(k), str) for k in ("name", "mode", "dtype"))
-            and _is_shape(t.get("shape")))
+def _text(value: Any, what: str, problems: list[str], optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{what} must be a string")
+        return None
+    if len(value) > MAX_TEXT or "\0" in value:
+        problems.append(f"{what} is longer than {MAX_TEXT} characters or holds a NUL")
+        return None
+    return value
 
 
-def _is_profile(p: Any) -> bool:
-    return isinstance(p, dict) and all(
-        isinstance(s, dict) and all(_is_shape(s.get(k)) for k in ("min", "opt", "max")) for s in p.values())
+def _shape(value: Any, what: str, problems: list[str], rank: int | None = None, low: int = -1) -> list[int] | None:
+    if not (isinstance(value, list) and len(value) <= 64
+            and all(isinstance(d, int) and not isinstance(d, bool) for d in value)):
+        problems.append(f"{what} must be a list of integers")
+        return None
+    if any(not low <= d <= MAX_DIM for d in value):
+        problems.append(f"{what} {_clip(value)} has a dimension outside {low}..{MAX_DIM}")
+        return None
+    if rank is not None and len(value) != rank:
+        problems.append(f"{what} has {len(value)} dimensions, the tensor {rank}")
+        return None
+    return list(value)
 
 
-def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
-    """The sidecar of engine ``path`` (or the sidecar file itself).
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _obj(value: Any, what: str, problems: list[str]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{what!r} must be an object")
+        return {}
+    return value
+
+
+@dataclass
+class Sidecar:
+    """The JSON beside an engine (``ENGINE.json``), as one schema: :meth:`from_json` validates every
+    field once, so the rest of trtlab reads attributes, not guessed keys. Dict-style reading
+    (``side["io"]``, ``side.get("profiles")``) works too, for notebooks and older callers."""
+
+    engine: dict[str, Any]  # {"file", "size", "sha256"}
+    backend: str
+    version: str
+    io: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "mode", "shape", "dtype"}]
+    profiles: list[dict[str, dict[str, list[int]]]] = field(default_factory=list)  # [{name: {min, opt, max}}]
+    targets: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    built: dict[str, Any] = field(default_factory=dict)
+    source_model: dict[str, Any] | None = None  # {"path" (relative to the engine), "sha256"}
+    notes: list[Any] = field(default_factory=list)
+    header: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    trtlab: str = ""
+    format: str = FORMAT
+
+    # -- reading ------------------------------------------------------------------------------
+    @classmethod
+    def from_json(cls, text: str | bytes, name: str = "sidecar") -> "Sidecar":
+        """Parse and validate; UserError naming the first problems, never another exception."""
+        if len(text) > MAX_SIDECAR_BYTES:
+            raise UserError(f"{name}: {len(text)} bytes is too large for a trtlab sidecar")
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also 5000-digit integers
+            raise UserError(f"{name}: the sidecar is not valid JSON ({type(exc).__name__}: "
+                            f"{_short_text(str(exc))})") from None
+        return cls.from_dict(data, name)
+
+    @classmethod
+    def from_dict(cls, data: Any, name: str = "sidecar") -> "Sidecar":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            fmt = data.get("format") if isinstance(data, dict) else None
+            raise UserError(f"{name}: not a trtlab sidecar (format {_clip(fmt)}, expected {FORMAT!r})")
+        problems: list[str] = []
+        engine = _obj(data.get("engine"), "engine", problems)
+        size, digest = engine.get("size"), engine.get("sha256")
+        if not (isinstance(size, int) and not isinstance(size, bool) and 0 < size < 2 ** 62) \
+                or not (isinstance(digest, str) and len(digest) == 64
+                        and all(c in "0123456789abcdef" for c in digest)):
+            problems.append("'engine' needs a positive integer size and a sha256 of 64 hex digits")
+        backend_name = _text(data.get("backend"), "'backend'", problems)
+        version = _text(data.get("version"), "'version'", problems)
+        targets = _obj(data.get("targets"), "targets", problems)
+        options = _obj(data.get("options"), "options", problems)
+        built = _obj(data.get("built"), "built", problems)
+        extra = _obj(data.get("extra"), "extra", problems)
+        if targets.get("kind") not in (None, "aot", "gpu"):
+            problems.append(f"'targets.kind' must be \"aot\" or \"gpu\", not {_clip(targets['kind'])}")
+        ccs = targets.get("compute_capabilities")
+        if ccs is not None and not (isinstance(ccs, list) and len(ccs) < 64
+                                    and all(isinstance(c, str) and len(c) < 8 for c in ccs)):
+            problems.append("'targets.compute_capabilities' must be a list of strings like \"8.6\"")
+        source = data.get("source_model")
+        if source is not None:
+            source = _obj(source, "source_model", problems) or None
+            if source is not None:
+                _text(source.get("path"), "'source_model.path'", problems)
+                _text(source.get("sha256"), "'source_model.sha256'", problems, optional=True)
+        io = data.get("io")
+        if io is None:
+            io = []
+        if not (isinstance(io, list) and len(io) < 4096):
+            problems.append("'io' must be a list of tensors")
+            io = []
+        ranks: dict[str, int] = {}
+        for i, t in enumerate(io):
+            if not isinstance(t, dict) or not {"name", "mode", "shape", "dtype"} <= set(t):
+                problems.append("'io' must be a list of tensors, each with a name, mode, dtype (strings) and shape "
+                                "(integers)")
+                break
+            tname = _text(t.get("name"), f"'io[{i}].name'", problems)
+            if t.get("mode") not in ("input", "output"):
+                problems.append(f"'io[{i}].mode' must be \"input\" or \"output\", not {_clip(t.get('mode'))}")
+            dtype = _text(t.get("dtype"), f"'io[{i}].dtype'", problems)
+            if dtype is not None:
+                try:
+                    compat.parse_dtype(dtype)
+                except UserError:
+                    if dtype.lower() not in ("bfloat16", "bf16", "fp8", "int4", "fp4"):
+                        problems.append(f"'io[{i}].dtype' {_clip(dtype)} is not a tensor type")
+            shape = _shape(t.get("shape"), f"'io[{i}].shape'", problems)
+            if tname is not None and shape is not None:
+                ranks[tname] = len(shape)
+        if io and not any(isinstance(t, dict) and t.get("mode") == "input" for t in io):
+            problems.append("'io' lists no input")
+        if io and not any(isinstance(t, dict) and t.get("mode") == "output" for t in io):
+            problems.append("'io' lists no output")
+        profiles = data.get("profiles")
+        if profiles is None:
+            profiles = []
+        if not (isinstance(profiles, list) and len(profiles) < 1024):
+            problems.append("'profiles' must be a list of {tensor name: {min, opt, max shapes}}")
+            profiles = []
+        for i, p in enumerate(profiles):
+            if not isinstance(p, dict):
+                problems.append(f"'profiles[{i}]' must be an object")
+                continue
+            for tname, rng in p.items():
+                where = f"'profiles[{i}].{_clip(tname)[:40]}'"
+                if not isinstance(rng, dict):
+                    problems.append(f"{where} must hold min, opt and max shapes")
+                    continue
+                got = [_shape(rng.get(k), f"{where}.{k}", problems, ranks.get(tname), low=0)
+                       for k in ("min", "opt", "max")]
+                if all(g is not None for g in got) and not all(
+                        a <= b <= c for a, b, c in zip(*got)):  # type: ignore[misc]
+                    problems.append(f"{where} needs min <= opt <= max in every dimension")
+        notes = data.get("notes") if isinstance(data.get("notes"), list) else []
+        header = data.get("header") if isinstance(data.get("header"), dict) else None
+        if problems:
+            raise UserError(f"{name}: malformed sidecar: {'; '.join(problems[:3])}"
+                            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
+        return cls(engine=engine, backend=str(backend_name), version=str(version), io=io, profiles=profiles,
+                   targets=targets, options=options, built=built, source_model=source, notes=notes,
+                   header=header, extra=extra, trtlab=str(data.get("trtlab", ""))[:40], format=FORMAT)
+
+    # -- writing ------------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "trtlab": self.trtlab, "engine": self.engine, "backend": self.backend,
+                "version": self.version, "built": self.built, "targets": self.targets, "io": self.io,
+                "profiles": self.profiles, "options": self.options, "notes": self.notes, "header": self.header,
+                "source_model": self.source_model, "extra": self.extra}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    # -- dict-style reading (notebooks, older callers) ------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.as_dict():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.as_dict().get(key, default)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.as_dict()
+
+    def keys(self) -> Any:
+        return self.as_dict().keys()
+
+    def __iter__(self) -> Any:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    # -- the source model -----------------------------------------------------------------------
+    def source_path(self, engine_path: Path) -> Path:
+        """The ONNX model the engine was built from (relative to the engine), used only when it is a
+        regular file whose sha256 matches: a missing or empty hash is a refusal, not a pass."""
+        engine_path = Path(engine_path)
+        entry = self.source_model or {}
+        if not entry.get("path"):
+            raise UserError(f"{engine_path}: its sidecar names no source model, so it cannot be evaluated "
+                            "on the CPU reference (rebuild it with trtlab build, which records the model)")
+        path = Path(entry["path"])
+        if not path.is_absolute():
+            path = engine_path.parent / path
+        try:
+            if not path.exists():
+                raise UserError(f"{engine_path}: its source model {_clip(str(path))} is missing (not found where "
+                                "the sidecar says)")
+            if not path.is_file():
+                raise UserError(f"{engine_path}: its source model {_clip(str(path))} is not a regular file "
+                                "(a device, pipe or folder): refused")
+        except OSError as exc:  # a name too long for the file system
+            raise UserError(f"{engine_path}: its source model path cannot be used ({exc.strerror})") from None
+        digest = entry.get("sha256")
+        if not digest:
+            raise UserError(f"{engine_path}: its sidecar gives no sha256 for the source model {path.name}, so it "
+                            "cannot be checked: refused (rebuild the engine with trtlab build)")
+        if sha256_file(path) != digest:
+            raise UserError(f"{engine_path}: its source model {path} changed since the engine was built "
+                            "(sha256 differs); rebuild the engine")
+        return path
+
+
+def _short_text(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def read_sidecar(path: str | os.PathLike) -> Any:
+    """The :class:`Sidecar` of engine ``path`` (or of the sidecar file itself).
 
     ``{}`` when there is none (an engine from elsewhere: best effort); UserError when there is
-    one that is not valid JSON or not a trtlab sidecar.
-    """
+    one that is not valid JSON or not a valid trtlab sidecar."""
     path = Path(path)
     side = path if path.suffix == ".json" else sidecar_path(path)
-    if not side.is_file():
-        return {}
     try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{side.name}: the sidecar is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"{side.name}: not a trtlab sidecar (format {data.get('format') if isinstance(data, dict) else None!r}, "
-                        f"expected {FORMAT!r})")
-    engine = data.get("engine")
-    problems = []
-    if not isinstance(engine, dict) or not isinstance(engine.get("size"), int) \
-            or not isinstance(engine.get("sha256"), str):
-        problems.append("'engine' needs an integer size and a sha256 string")
-    for key in ("backend", "version"):
-        if not isinstance(data.get(key), str):
-            problems.append(f"{key!r} must be a string")
-    for key in ("targets", "options", "built", "source_model"):
-        if data.get(key) is not None and not isinstance(data[key], dict):
-            problems.append(f"{key!r} must be an object")
-    targets: dict[str, Any] = data["targets"] if isinstance(data.get("targets"), dict) else {}
-    if targets.get("kind") not in (None, "aot", "gpu"):
-        problems.append(f"'targets.kind' must be \"aot\" or \"gpu\", not {targets['kind']!r}")
-    ccs = targets.get("compute_capabilities")
-    if ccs is not None and not (isinstance(ccs, list) and all(isinstance(c, str) for c in ccs)):
-        problems.append("'targets.compute_capabilities' must be a list of strings like \"8.6\"")
-    if isinstance(data.get("source_model"), dict) and not isinstance(data["source_model"].get("path", ""), str):
-        problems.append("'source_model.path' must be a string")
-    if data.get("io") is not None and not (isinstance(data["io"], list) and all(_is_tensor(t) for t in data["io"])):
-        problems.append("'io' must be a list of tensors, each with a name, mode, dtype (strings) and shape (integers)")
-    if data.get("profiles") is not None and not (isinstance(data["profiles"], list)
-                                                 and all(_is_profile(p) for p in data["profiles"])):
-        problems.append("'profiles' must be a list of {tensor name: {min, opt, max shapes}}")
-    if problems:
-        raise UserError(f"{side.name}: malformed sidecar: {'; '.join(problems)}")
-    return data
+        if not side.is_file():
+            if side.exists():
+                raise UserError(f"{side.name}: the sidecar is not a regular file (a device, pipe or folder)")
+            return {}
+        with open(side, "rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{side.name}: the sidecar cannot be read ({exc.strerror or exc})") from None
+    return Sidecar.from_json(raw, side.name)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -200,14 +396,18 @@ class Check:
 class Verdict:
     """What this machine can do with an engine file, decided without deserializing it."""
 
-    can_load: bool  # every check passed and this machine can deserialize engines
-    can_run: bool  # ... and its GPU is one the backend runs engines on
+    can_run: bool  # every check passed: this machine can deserialize and run it
     reasons: list[str]  # why not, the most important first (file, then build, then machine)
     intact: bool = True  # the bytes are what was saved (no truncation, hash matches, header sane)
     compatible: bool = True  # backend, version and GPU/targets match this machine (as far as known)
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    sidecar: dict[str, Any] | None = None
+    sidecar: Sidecar | None = None
+
+    @property
+    def can_load(self) -> bool:
+        """The old name of ``can_run`` (they were always equal)."""
+        return self.can_run
 
     @property
     def reason(self) -> str:
@@ -245,198 +445,282 @@ def engine_validity(trt: ModuleType, data: bytes) -> tuple[str, list[str], str] 
     return validity.name, flags, msgs
 
 
-def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.GPU | None = None) -> Verdict:
-    """Check an engine file against its sidecar and this machine, without deserializing it.
+HEAD_BYTES = 4096  # what the checks read of an engine file; only load() reads it whole
 
-    ``gpu`` asks about another GPU instead of this machine's ("would it load on an RTX 2080?").
-    """
-    path = Path(path)
-    checks: list[Check] = []
-    warn: list[str] = []
 
-    def add(name: str, ok: bool | None, detail: str, kind: str = "file") -> None:
-        checks.append(Check(name, ok, detail, kind))
+@dataclass
+class _Facts:
+    """What the checks learn, one after another (each check reads what earlier ones found)."""
 
-    if path.is_dir():
-        add("file", False, f"{path}: is a folder, not an engine file")
-        return _verdict(checks, warn, None)
-    if not path.is_file():
-        add("file", False, f"{path}: " + ("not a regular file (a device, pipe or socket)" if path.exists()
-                                          else "no such engine file"))
-        return _verdict(checks, warn, None)
+    path: Path
+    trt: ModuleType | None
+    gpu: backend.GPU | None
+    size: int = 0
+    head: bytes = b""
+    sidecar: Sidecar | None = None
+    header: dict[str, Any] | None = None
+    here: str = ""
+    version: str = ""
+    built_with: str | None = None
+    built_version: str | None = None
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, name: str, ok: bool | None, detail: str, kind: str = "file") -> None:
+        self.checks.append(Check(name, ok, detail, kind))
+
+    def failed(self, name: str) -> bool:
+        return any(c.name == name and c.ok is False for c in self.checks)
+
+
+def _check_file(f: _Facts) -> bool:
+    """A regular, readable, non-empty file (its first bytes read, never the whole of it)."""
+    path = f.path
     try:
-        data = path.read_bytes()
+        if path.is_dir():
+            f.add("file", False, f"{path}: is a folder, not an engine file")
+            return False
+        if not path.is_file():
+            f.add("file", False, f"{path}: " + ("not a regular file (a device, pipe or socket)" if path.exists()
+                                                else "no such engine file"))
+            return False
+        with open(path, "rb") as fh:
+            f.size = os.fstat(fh.fileno()).st_size
+            f.head = fh.read(HEAD_BYTES)
     except OSError as exc:
-        add("file", False, f"{path}: cannot be read ({exc.strerror or exc})")
-        return _verdict(checks, warn, None)
-    if not data:
-        add("file", False, f"{path.name}: the engine file is empty")
-        return _verdict(checks, warn, None)
-    add("file", True, f"{len(data)} bytes")
+        f.add("file", False, f"{path}: cannot be read ({exc.strerror or exc})")
+        return False
+    if not f.size:
+        f.add("file", False, f"{path.name}: the engine file is empty")
+        return False
+    f.add("file", True, f"{f.size} bytes")
+    f.header = read_header(f.head)
+    return True
 
-    sidecar: dict[str, Any] | None = None
+
+def _check_sidecar(f: _Facts) -> bool:
+    """The sidecar parses and validates (a missing one is a warning: best-effort checks only)."""
     try:
-        sidecar = read_sidecar(path) or None
+        side = read_sidecar(f.path)
     except UserError as exc:
-        add("sidecar", False, str(exc))
-        return _verdict(checks, warn, None)
-    if sidecar is not None:
-        add("sidecar", True, sidecar_path(path).name)
+        f.add("sidecar", False, str(exc))
+        return False
+    if side:
+        f.sidecar = side
+        f.add("sidecar", True, sidecar_path(f.path).name)
+        f.built_with, f.built_version = side.backend, side.version
     else:
-        msg = (f"{path.name}: no sidecar {sidecar_path(path).name}: hash, backend, version and targets cannot be "
-               "verified; best-effort checks only")
-        warn.append(msg)
-        add("sidecar", None, msg)
+        msg = (f"{f.path.name}: no sidecar {sidecar_path(f.path).name}: hash, backend, version and targets cannot "
+               "be verified; best-effort checks only")
+        f.warnings.append(msg)
+        f.add("sidecar", None, msg)
+    return True
 
-    if sidecar is not None:
-        want = sidecar.get("engine", {})
-        if want.get("size") is not None and len(data) != want["size"]:
-            what = "truncated" if len(data) < want["size"] else "longer than saved"
-            add("size", False, f"{path.name}: {what}: {len(data)} of {want['size']} bytes")
-        else:
-            add("size", True, f"{len(data)} bytes as saved")
-        digest = hashlib.sha256(data).hexdigest()
-        if want.get("sha256") and digest != want["sha256"]:
-            add("sha256", False, f"{path.name}: sha256 {digest[:12]}… differs from the sidecar's "
-                                 f"{want['sha256'][:12]}…: the file is corrupt or was replaced")
-        else:
-            add("sha256", True, digest)
 
-    if sidecar is not None and sidecar.get("source_model"):
-        src = sidecar["source_model"]
-        model = (path.parent / src["path"]) if src.get("path") else None
-        if model is None or not model.is_file():
-            add("source_model", None, f"{src.get('path')}: not found next to the engine (not needed to load it)", "info")
-        elif src.get("sha256") and sha256_file(model) != src["sha256"]:
-            msg = f"{path.name}: its source model {src['path']} changed since the build: rebuild to pick the change up"
-            warn.append(msg)
-            add("source_model", None, msg, "info")
+def _check_size_and_hash(f: _Facts) -> bool:
+    """The bytes are the ones saved: size, then sha256 (streamed, not read into memory at once)."""
+    if f.sidecar is None:
+        return True
+    want = f.sidecar.engine
+    if f.size != want["size"]:
+        if f.header is not None and f.header["declared_size"] == f.size:
+            what = (f"replaced by another engine (its own header says its {f.size} bytes are whole; the sidecar "
+                    f"says {want['size']})")
         else:
-            add("source_model", True, f"{src['path']} (unchanged since the build)", "info")
+            what = f"{'truncated' if f.size < want['size'] else 'longer than saved'}: {f.size} of {want['size']} bytes"
+        f.add("size", False, f"{f.path.name}: {what}")
+        return True
+    f.add("size", True, f"{f.size} bytes as saved")
+    digest = sha256_file(f.path)
+    if digest != want["sha256"]:
+        f.add("sha256", False, f"{f.path.name}: sha256 {digest[:12]}… differs from the sidecar's "
+                               f"{want['sha256'][:12]}…: the file is corrupt or was replaced")
+    else:
+        f.add("sha256", True, digest)
+    return True
 
-    # What built it vs what is installed here.
+
+def _check_source_model(f: _Facts) -> bool:
+    """The model it was built from, for information (not needed to load the engine)."""
+    if f.sidecar is None or not f.sidecar.source_model:
+        return True
     try:
-        trt = trt or backend.load()
+        model = f.sidecar.source_path(f.path)
     except UserError as exc:
-        add("backend", False, f"no TensorRT here: {exc}", "machine")
-        return _verdict(checks, warn, sidecar)
-    here, version = backend.name_of(trt), trt.__version__
-    built_with = sidecar.get("backend") if sidecar else None
-    built_version = sidecar.get("version") if sidecar else None
+        text = str(exc)
+        if "changed since" in text:
+            f.warnings.append(f"{f.path.name}: its source model changed since the build: rebuild to pick the "
+                              "change up")
+        f.add("source_model", None, text.split(": ", 1)[-1] + " (not needed to load it)", "info")
+        return True
+    f.add("source_model", True, f"{model.name} (unchanged since the build)", "info")
+    return True
 
-    header = read_header(data)
-    if here == "tensorrt_rtx" and built_with in (None, "tensorrt_rtx"):
-        if header is None:
-            add("header", False, f"{path.name}: not a TensorRT-RTX engine (no plan header)")
-        elif header["declared_size"] != len(data) and not any(c.name == "size" and c.ok is False for c in checks):
-            add("header", False, f"{path.name}: truncated: {len(data)} of {header['declared_size']} bytes "
-                                 "(size from the plan header)")
-        else:
-            add("header", True, f"TensorRT-RTX {header['version']} plan, targets "
-                                f"{', '.join(header['compute_capabilities']) or '?'}")
-            if built_version is None:
-                built_version = header["version"]
 
-    if built_with is not None and built_with != here:
-        add("backend", False, f"{path.name}: built with {built_with} {built_version}, this machine has {here} "
-                              f"{version}: rebuild the engine here", "build")
-    elif built_with is not None:
-        add("backend", True, here, "build")
-    if built_version is not None and (built_with in (None, here)):
-        same = _ver(built_version)[:len(_ver(built_version))] == _ver(version)[:len(_ver(built_version))]
-        vc = bool(sidecar and sidecar.get("options", {}).get("version_compatible")) and here == "tensorrt"
-        if same:
-            add("version", True, f"{here} {version}", "build")
-        elif vc and _ver(built_version)[0] == _ver(version)[0] and _ver(built_version) <= _ver(version):
-            add("version", True, f"version-compatible engine from {built_version}, runtime {version}", "build")
-        else:
-            add("version", False, f"{path.name}: built with {here} {built_version}, this machine has {version}: "
-                                  "engines only load on the TensorRT release that built them; rebuild", "build")
+def _check_backend(f: _Facts) -> bool:
+    """A TensorRT here, and the one that built the engine."""
+    try:
+        f.trt = f.trt or backend.load()
+    except UserError as exc:
+        f.add("backend", False, f"no TensorRT here: {exc}", "machine")
+        return False
+    f.here, f.version = backend.name_of(f.trt), f.trt.__version__
+    if f.built_with is not None and f.built_with != f.here:
+        f.add("backend", False, f"{f.path.name}: built with {f.built_with} {f.built_version}, this machine has "
+                                f"{f.here} {f.version}: rebuild the engine here", "build")
+    elif f.built_with is not None:
+        f.add("backend", True, f.here, "build")
+    return True
 
-    if header is not None and sidecar is not None and built_with in (None, "tensorrt_rtx") \
-            and _ver(header["version"]) != _ver(str(built_version))[:len(_ver(header["version"]))]:
-        add("header version", False, f"{path.name}: the plan header says TensorRT-RTX {header['version']}, the "
-                                     f"sidecar says {built_version}: the sidecar does not belong to this engine", "build")
 
-    side_targets = ((sidecar or {}).get("targets") or {})
-    if header is not None and header["compute_capabilities"] and side_targets.get("kind") == "aot" \
-            and side_targets.get("compute_capabilities") \
-            and set(side_targets["compute_capabilities"]) != set(header["compute_capabilities"]):
-        add("header targets", False, f"{path.name}: the plan header targets compute capability "
-                                     f"{', '.join(header['compute_capabilities'])}, the sidecar says "
-                                     f"{', '.join(side_targets['compute_capabilities'])}: the sidecar does not "
-                                     "belong to this engine", "build")
+def _check_header(f: _Facts) -> bool:
+    """TensorRT-RTX plans: the header is there and declares the file's size."""
+    if not (f.here == "tensorrt_rtx" and f.built_with in (None, "tensorrt_rtx")):
+        return True
+    h = f.header
+    if h is None:
+        f.add("header", False, f"{f.path.name}: not a TensorRT-RTX engine (no plan header)")
+    elif h["declared_size"] != f.size and not f.failed("size"):
+        f.add("header", False, f"{f.path.name}: truncated: {f.size} of {h['declared_size']} bytes "
+                               "(size from the plan header)")
+    else:
+        f.add("header", True, f"TensorRT-RTX {h['version']} plan, targets "
+                              f"{', '.join(h['compute_capabilities']) or '?'}")
+        if f.built_version is None:
+            f.built_version = h["version"]
+    return True
 
-    # TensorRT-RTX's documented header check (reads the header only).
-    if here == "tensorrt_rtx" and built_with in (None, here):
-        res = engine_validity(trt, data)
-        if res is not None:
-            validity, flags, msg = res
-            if validity in ("VALID", "SUBOPTIMAL"):
-                add("get_engine_validity", True, validity, "build")
-            elif "MALFORMED_ENGINE" in flags:
-                add("get_engine_validity", False, f"{path.name}: TensorRT-RTX says the engine is malformed "
-                                                  "(get_engine_validity: MALFORMED_ENGINE)")
-            elif {"VERSION_MISMATCH", "UNSUPPORTED_CC"} & set(flags):
-                add("get_engine_validity", False, f"{path.name}: TensorRT-RTX get_engine_validity: INVALID "
-                                                  f"({', '.join(flags)})", "build")
-            else:
-                why = (f"INVALID ({', '.join(flags)})" if flags else "INVALID without diagnostics")
-                add("get_engine_validity", None, f"{why}: it could not query a GPU here"
-                    + (f" (TensorRT: {_short(msg)})" if msg else ""), "machine")
 
-    # The GPU: the sidecar's targets against this machine's GPU.
+def _check_version(f: _Facts) -> bool:
+    """The release that built it is the one here (or a version-compatible engine from an older one)."""
+    if f.built_version is None or f.built_with not in (None, f.here):
+        return True
+    built, here = compat.version_tuple(f.built_version), compat.version_tuple(f.version)
+    vc = bool(f.sidecar and f.sidecar.options.get("version_compatible")) and f.here == "tensorrt"
+    if built == here[:len(built)]:
+        f.add("version", True, f"{f.here} {f.version}", "build")
+    elif vc and built[:1] == here[:1] and built <= here:
+        f.add("version", True, f"version-compatible engine from {f.built_version}, runtime {f.version}", "build")
+    else:
+        f.add("version", False, f"{f.path.name}: built with {f.here} {f.built_version}, this machine has "
+                                f"{f.version}: engines only load on the TensorRT release that built them; rebuild",
+              "build")
+    return True
+
+
+def _check_header_matches(f: _Facts) -> bool:
+    """The sidecar belongs to this plan: the header's version and AOT targets are the sidecar's."""
+    h, side = f.header, f.sidecar
+    if h is None or side is None or f.built_with not in (None, "tensorrt_rtx"):
+        return True
+    if compat.version_tuple(h["version"]) != compat.version_tuple(side.version)[:len(compat.version_tuple(h["version"]))]:
+        f.add("header version", False, f"{f.path.name}: the plan header says TensorRT-RTX {h['version']}, the "
+                                       f"sidecar says {side.version}: the sidecar does not belong to this engine",
+              "build")
+    ccs = side.targets.get("compute_capabilities")
+    if h["compute_capabilities"] and side.targets.get("kind") == "aot" and ccs \
+            and set(ccs) != set(h["compute_capabilities"]):
+        f.add("header targets", False, f"{f.path.name}: the plan header targets compute capability "
+                                       f"{', '.join(h['compute_capabilities'])}, the sidecar says {', '.join(ccs)}: "
+                                       "the sidecar does not belong to this engine", "build")
+    return True
+
+
+def _check_validity(f: _Facts) -> bool:
+    """TensorRT-RTX's documented header check, ``Runtime.get_engine_validity`` (header bytes only)."""
+    if not (f.here == "tensorrt_rtx" and f.built_with in (None, f.here)) or f.trt is None:
+        return True
+    res = engine_validity(f.trt, f.head)
+    if res is None:
+        return True
+    validity, flags, msg = res
+    name = f.path.name
+    if validity in ("VALID", "SUBOPTIMAL"):
+        f.add("get_engine_validity", True, validity, "build")
+    elif "MALFORMED_ENGINE" in flags:
+        f.add("get_engine_validity", False, f"{name}: TensorRT-RTX says the engine is malformed "
+                                            "(get_engine_validity: MALFORMED_ENGINE)")
+    elif {"VERSION_MISMATCH", "UNSUPPORTED_CC"} & set(flags):
+        f.add("get_engine_validity", False, f"{name}: TensorRT-RTX get_engine_validity: INVALID "
+                                            f"({', '.join(flags)})", "build")
+    else:
+        why = (f"INVALID ({', '.join(flags)})" if flags else "INVALID without diagnostics")
+        f.add("get_engine_validity", None, f"{why}: it could not query a GPU here"
+              + (f" (TensorRT: {_short(msg)})" if msg else ""), "machine")
+    return True
+
+
+def _check_gpu(f: _Facts) -> bool:
+    """The sidecar's targets against this machine's GPU (or the GPU asked about)."""
+    name = f.path.name
+    gpu = f.gpu
     if gpu is None:
         gpus = backend.gpus()
         gpu = gpus[0] if gpus else None
-    targets = (sidecar or {}).get("targets") or ({"kind": "aot", "compute_capabilities": header["compute_capabilities"]}
-                                                 if header else None)
+    targets = (f.sidecar.targets if f.sidecar is not None else None) or \
+        ({"kind": "aot", "compute_capabilities": f.header["compute_capabilities"]} if f.header else None)
     if gpu is None:
-        add("gpu", False, f"{path.name}: cannot be deserialized on this machine: "
-                          f"{backend.probe().run_reason} — {here} builds engines here but needs an NVIDIA GPU "
-                          "and driver to load them", "machine")
-    else:
-        ok_backend, why = backend.can_run_on(here, gpu.compute_capability)
-        if not ok_backend:
-            add("gpu", False, f"{path.name}: {why} (this GPU: {gpu.name})", "machine")
-        elif targets and targets.get("kind") == "aot" and targets.get("compute_capabilities") \
-                and not targets.get("current") and gpu.cc not in targets["compute_capabilities"]:
-            add("gpu", False, f"{path.name}: built for compute capability {', '.join(targets['compute_capabilities'])}; "
-                              f"this GPU ({gpu.name}) is {gpu.cc}: rebuild with that target", "build")
-        elif targets and targets.get("kind") == "gpu" and targets.get("compute_capabilities"):
-            built_cc = targets["compute_capabilities"][0]
-            hw = targets.get("hardware_compatibility")
-            if hw == "ampere_plus" and _ver(gpu.cc) >= (8, 0):
-                add("gpu", True, f"hardware-compatible (Ampere+) engine on {gpu.name} ({gpu.cc})", "build")
-            elif built_cc != gpu.cc:
-                add("gpu", False, f"{path.name}: built on {targets.get('gpu')} (compute capability {built_cc}); "
-                                  f"this GPU is {gpu.name} ({gpu.cc}): rebuild here", "build")
-            else:
-                if targets.get("gpu") and targets["gpu"] != gpu.name:
-                    warn.append(f"{path.name}: built on {targets['gpu']}, running on {gpu.name} (same compute "
-                                "capability; performance may differ)")
-                add("gpu", True, f"{gpu.name} ({gpu.cc})", "build")
+        f.add("gpu", False, f"{name}: cannot be deserialized on this machine: {backend.probe().run_reason} — "
+                            f"{f.here} builds engines here but needs an NVIDIA GPU and driver to load them", "machine")
+        return True
+    ok_backend, why = backend.can_run_on(f.here, gpu.compute_capability)
+    if not ok_backend:
+        f.add("gpu", False, f"{name}: {why} (this GPU: {gpu.name})", "machine")
+    elif targets and targets.get("kind") == "aot" and targets.get("compute_capabilities") \
+            and not targets.get("current") and gpu.cc not in targets["compute_capabilities"]:
+        f.add("gpu", False, f"{name}: built for compute capability {', '.join(targets['compute_capabilities'])}; "
+                            f"this GPU ({gpu.name}) is {gpu.cc}: rebuild with that target", "build")
+    elif targets and targets.get("kind") == "gpu" and targets.get("compute_capabilities"):
+        built_cc = targets["compute_capabilities"][0]
+        if targets.get("hardware_compatibility") == "ampere_plus" and compat.version_tuple(gpu.cc) >= (8, 0):
+            f.add("gpu", True, f"hardware-compatible (Ampere+) engine on {gpu.name} ({gpu.cc})", "build")
+        elif built_cc != gpu.cc:
+            f.add("gpu", False, f"{name}: built on {targets.get('gpu')} (compute capability {built_cc}); "
+                                f"this GPU is {gpu.name} ({gpu.cc}): rebuild here", "build")
         else:
-            add("gpu", True, f"{gpu.name} ({gpu.cc})", "machine")
-    return _verdict(checks, warn, sidecar)
+            if targets.get("gpu") and targets["gpu"] != gpu.name:
+                f.warnings.append(f"{name}: built on {targets['gpu']}, running on {gpu.name} (same compute "
+                                  "capability; performance may differ)")
+            f.add("gpu", True, f"{gpu.name} ({gpu.cc})", "build")
+    else:
+        f.add("gpu", True, f"{gpu.name} ({gpu.cc})", "machine")
+    return True
+
+
+# The checks, in order: the file, its sidecar, the bytes, the model, what built it vs what is
+# here, the plan header, TensorRT-RTX's own check, the GPU. A check returning False stops the list.
+CHECKS: list[Callable[[_Facts], bool]] = [_check_file, _check_sidecar, _check_size_and_hash, _check_source_model,
+                                          _check_backend, _check_header, _check_version, _check_header_matches,
+                                          _check_validity, _check_gpu]
+
+
+def check(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend.GPU | None = None) -> Verdict:
+    """Check an engine file against its sidecar and this machine, without deserializing it (and
+    without reading it whole: its first bytes and a streamed sha256).
+
+    ``gpu`` asks about another GPU instead of this machine's ("would it load on an RTX 2080?").
+    """
+    facts = _Facts(Path(path), trt, gpu)
+    for step in CHECKS:
+        if not step(facts):
+            break
+    return _verdict(facts.checks, facts.warnings, facts.sidecar)
 
 
 def _short(msg: str) -> str:
-    from .build import short_error
-
-    text = short_error(msg)
+    text = compat.short_error(msg)
     text = text.split("] ", 1)[-1] if text.startswith("[") else text  # drop a "[F] " severity tag
     return text.split(". ")[0].rstrip(".")[:200]
 
 
-def _verdict(checks: list[Check], warn: list[str], sidecar: dict[str, Any] | None) -> Verdict:
+def _verdict(checks: list[Check], warn: list[str], sidecar: Sidecar | None) -> Verdict:
     order = {"file": 0, "build": 1, "machine": 2, "info": 3}
     failed = sorted([c for c in checks if c.ok is False], key=lambda c: order[c.kind])
     reasons = [c.detail for c in failed]
     intact = not any(c.kind == "file" for c in failed)
     compatible = not any(c.kind == "build" for c in failed)
     ok = not failed
-    return Verdict(can_load=ok, can_run=ok, reasons=reasons, intact=intact, compatible=compatible,
+    return Verdict(can_run=ok, reasons=reasons, intact=intact, compatible=compatible,
                    checks=checks, warnings=warn, sidecar=sidecar)
 
 
@@ -456,7 +740,10 @@ def load(path: str | os.PathLike, trt: ModuleType | None = None) -> Any:
         # a version-compatible plan carries its own lean runtime (host code); the sha256 check
         # above says it is the file this project built, so it may run
         runtime.engine_host_code_allowed = True
-    engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
+    with captured_stdout() as log:  # TensorRT's own lines must not come before the one-line reason
+        engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
+    if engine is not None:
+        log.forward()
     if engine is None:
         raise UserError(f"{Path(path).name}: deserialize_cuda_engine failed: {recorder.first()}")
     return engine

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import backend
 from .common import UserError
+from .compat import create_network
 
 
 @dataclass(frozen=True)
@@ -62,22 +63,80 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
     return found
 
 
-def missing_external_data(path: Path) -> list[str]:
-    """The external-data files an ONNX model names that are not beside it (none if it cannot tell)."""
+def _load_header(path: Path) -> Any:
     try:
         import onnx
-        from onnx.external_data_helper import uses_external_data
 
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception:  # not readable as ONNX: the parser's own errors say more
-        return []
-    missing: list[str] = []
-    for tensor in model.graph.initializer:
+        return None
+
+
+def _external_locations(model: Any) -> list[str]:
+    from onnx.external_data_helper import uses_external_data
+
+    found: list[str] = []
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:  # Constant nodes may keep their value outside too
+        tensors += [a.t for a in node.attribute if a.HasField("t")]
+    for tensor in tensors:
         if uses_external_data(tensor):
             where = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            if where and not (path.parent / where).is_file() and where not in missing:
-                missing.append(where)
-    return missing
+            if where not in found:
+                found.append(where)
+    return found
+
+
+def external_data_problem(path: Path, location: str) -> str | None:
+    """Why the external-data file ``location`` of the model at ``path`` may not be read, or None.
+
+    ONNX requires external data to sit inside the model's folder; trtlab also refuses symbolic
+    links (a model shipping ``w.bin -> /etc/shadow`` must not make TensorRT read it) and anything
+    that is not a regular file (``/dev/zero`` would never end)."""
+    folder = path.resolve().parent
+    rel = Path(location)
+    if not location or "\0" in location or rel.is_absolute() or ".." in rel.parts:
+        return f"external data {location[:80]!r} is not a relative path inside the model's folder"
+    target = folder / rel
+    part = folder
+    for name in rel.parts:
+        part = part / name
+        if part.is_symlink():
+            return f"external data {location[:80]!r} goes through a symbolic link ({part.name}); copy the file instead"
+    if not target.exists():
+        return None  # missing: reported as missing below
+    if not target.is_file():
+        return f"external data {location[:80]!r} is not a regular file (a device, pipe or folder)"
+    return None
+
+
+def check_onnx(path: Path) -> None:
+    """What TensorRT's parser would get wrong or read from outside, refused before it runs.
+
+    External data only inside the model's folder and never through a symbolic link (on every
+    build path); input dimensions above TensorRT's 32-bit ``Dims`` are refused (the parser would
+    truncate ``2**32 + 4`` to ``4``)."""
+    model = _load_header(path)
+    if model is None:
+        return
+    for where in _external_locations(model):
+        why = external_data_problem(path, where)
+        if why:
+            raise UserError(f"{path.name}: {why}")
+    for value in list(model.graph.input) + list(model.graph.output):
+        shape = value.type.tensor_type.shape
+        for i, d in enumerate(shape.dim):
+            if d.HasField("dim_value") and not -(2 ** 31) <= d.dim_value < 2 ** 31:
+                raise UserError(f"{path.name}: tensor {value.name[:60]!r} dimension {i} is {d.dim_value}, beyond "
+                                "the 32-bit dimensions TensorRT takes")
+
+
+def missing_external_data(path: Path) -> list[str]:
+    """The external-data files an ONNX model names that are not beside it (none if it cannot tell)."""
+    model = _load_header(path)
+    if model is None:
+        return []
+    return [w for w in _external_locations(model) if w and not (path.parent / w).is_file()]
 
 
 def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet: bool = False,
@@ -87,9 +146,10 @@ def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet:
     Keep all three alive while you use the network (the network belongs to the builder, and
     the parser owns weights the network points to). ``quiet=True`` keeps the TensorRT logger
     silent while parsing (a refusal's messages are all in the ``ParseError`` anyway); the
-    default leaves the shared logger as it is, warnings included. ``strongly_typed=True`` asks
-    enterprise TensorRT 10 for a ``STRONGLY_TYPED`` network (precision from the model's dtypes, as
-    an FP16 ONNX file needs); TensorRT-RTX networks are always strongly typed and have no flag.
+    default leaves the shared logger as it is, warnings included. The network is strongly typed
+    on every backend (``compat.create_network``: the ``STRONGLY_TYPED`` flag on TensorRT 10.x;
+    TensorRT 11.x and TensorRT-RTX networks are always strongly typed); ``strongly_typed`` is
+    kept for old callers.
     """
     trt = trt or backend.load()
     path = Path(path)
@@ -97,16 +157,15 @@ def parse_onnx(path: str | os.PathLike, trt: ModuleType | None = None, *, quiet:
         raise UserError(f"{path}: no such file")
     if path.is_dir():
         raise UserError(f"{path} is a folder, not an ONNX file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file (a device, pipe or socket)")
     data = path.read_bytes()
     if not data:
         raise UserError(f"{path} is empty, not an ONNX model")
+    check_onnx(path)
     log = backend.logger(trt)
     builder = trt.Builder(log)
-    flags = 0  # explicit batch: the only kind since TensorRT 10
-    if strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") and \
-            backend.name_of(trt) == "tensorrt":
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
+    network = create_network(builder, trt)  # strongly typed, explicit batch, on every backend
     parser = trt.OnnxParser(network, log)
     # `path` lets the parser find external weight files beside the model.
     severity = log.min_severity

@@ -1,4 +1,4 @@
-"""Run an engine: the guide's chapter 3.5 on today's TensorRT API.
+"""Run an engine: the guide's chapter 3.5 on today's TensorRT API, behind one runner interface.
 
 The guide allocated page-locked host buffers and device buffers with pycuda, copied the input
 in, called ``context.execute_async(bindings=[...])`` and copied the output back. TensorRT 10
@@ -13,265 +13,45 @@ replaced bindings by *named tensors*, so the same steps now read::
     context.set_tensor_address(name, device_pointer)  # once per tensor
     context.execute_async_v3(stream_handle)           # enqueue on a CUDA stream
 
-``Session(engine_path)`` does all of that. Buffers come from cuda-python
-(``cuda.bindings.runtime``, the default), from pycuda (``memory="pycuda"``, the guide's own
-calls) or, with ``Session.infer_device``, from torch/CuPy arrays the caller already holds
-on the GPU. A session can hold several execution contexts of one engine, each on its own
-stream (the guide's last paragraph): ``session.submit(x, lane=i)`` enqueues without waiting.
+Runners (the shape follows Polygraphy's ``BaseRunner``): one small interface, :class:`Runner` —
+``specs``, ``infer``, ``submit``/``wait``, ``label``, ``close`` — and two implementations:
 
-On a machine that cannot run the engine (no GPU, or a GPU the backend does not support)
-``Session`` evaluates the ONNX model the engine was built from (named in the engine's
-sidecar) with ``trtlab.reference``, and says so: ``session.mode == "CPU reference"``.
-Nothing computed that way is TensorRT output, and everything derived from it must carry
-that label.
+* :class:`TensorRTRunner` runs the engine: buffers from cuda-python (default) or pycuda
+  (``memory="pycuda"``, the guide's own calls), several execution contexts ("lanes"), each on its
+  own stream, each with two sets of buffers so that two requests per lane can be in flight;
+  completion is a CUDA event per request. ``infer_device`` takes torch/CuPy GPU arrays.
+* :class:`ReferenceRunner` evaluates the ONNX model the engine was built from (named in its
+  sidecar) with ``trtlab.reference`` on the CPU. Nothing it computes is TensorRT output.
+
+:func:`open_runner` picks one and says why (``runner.why``); each runner carries its label
+(``runner.label``: ``"TensorRT"`` or ``"CPU reference"``), so callers print the label instead of
+branching on the kind. ``Session`` is the old name of :func:`open_runner` and still works.
 """
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, engine_file, reference
 from .common import UserError, sha256_file
+from .compat import dims, np_dtype, parse_dtype
+from .cuda_memory import (MEMORY_KINDS, CudaError, CudaPythonMemory, Memory, PyCudaMemory,  # noqa: F401
+                          cuda_check, memory, stream_handle)
 
 if TYPE_CHECKING:  # the tensorrt-stubs package types these; at run time any backend works
     import tensorrt as trt
 
 CPU_REFERENCE = "CPU reference"
 TENSORRT = "TensorRT"
-MEMORY_KINDS = ("cuda-python", "pycuda")
-
-
-# --- cuda-python: (err, value) tuples -----------------------------------------------------------
-class CudaError(RuntimeError):
-    """A CUDA call failed (the message names the call and CUDA's error)."""
-
-
-def cuda_check(result: Any, what: str = "CUDA call") -> Any:
-    """Unpack what a cuda-python call returns: ``(err,)``, ``(err, value)`` or ``(err, v1, v2…)``.
-
-    Raises ``CudaError`` unless ``err`` is success (0 for both ``cudaError_t`` and ``CUresult``);
-    returns None, the one value, or the tuple of values.
-    """
-    if not isinstance(result, tuple):
-        result = (result,)
-    err, *values = result
-    if int(err) != 0:
-        name = getattr(err, "name", str(err))
-        detail = ""
-        try:
-            from cuda.bindings import runtime as cudart
-
-            if isinstance(err, cudart.cudaError_t):
-                detail = ": " + cudart.cudaGetErrorString(err)[1].decode()
-        except Exception:
-            pass
-        raise CudaError(f"{what} failed with {name}{detail}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
-
-
-def _cudart() -> ModuleType:
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError as exc:  # cuda-python < 12.6 spelled it `from cuda import cudart`
-        raise UserError(f"cuda-python is not importable ({exc}); pip install 'cuda-python>=13'") from exc
-    return cudart
-
-
-def stream_handle(stream: Any) -> int:
-    """The ``cudaStream_t`` as an int, from an int, a cuda-python stream, a torch or a CuPy stream."""
-    if stream is None:
-        return 0
-    if isinstance(stream, int):
-        return stream
-    if hasattr(stream, "cuda_stream"):  # torch.cuda.Stream
-        return int(stream.cuda_stream)
-    if hasattr(stream, "ptr"):  # cupy.cuda.Stream
-        return int(stream.ptr)
-    if hasattr(stream, "handle"):  # pycuda.driver.Stream
-        return int(stream.handle)
-    return int(stream)  # cuda.bindings cudaStream_t / CUstream support int()
-
-
-# --- buffers: one small interface, two implementations ------------------------------------------
-class Memory:
-    """Pinned host arrays, device allocations, streams and async copies; frees all on ``close``."""
-
-    name = "abstract"
-
-    def pinned(self, shape: Sequence[int], dtype: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def device(self, nbytes: int) -> int:
-        raise NotImplementedError
-
-    def stream(self) -> int:
-        raise NotImplementedError
-
-    def htod(self, dst: int, src: np.ndarray, stream: int) -> None:
-        raise NotImplementedError
-
-    def dtoh(self, dst: np.ndarray, src: int, stream: int) -> None:
-        raise NotImplementedError
-
-    def synchronize(self, stream: int) -> None:
-        raise NotImplementedError
-
-    def query(self, stream: int) -> bool:
-        """True when all work queued on ``stream`` has finished."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> "Memory":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class CudaPythonMemory(Memory):
-    """cuda-python (``cuda.bindings.runtime``): cudaMallocHost, cudaMalloc, cudaMemcpyAsync, streams."""
-
-    name = "cuda-python"
-
-    def __init__(self, device: int = 0) -> None:
-        self.rt = _cudart()
-        cuda_check(self.rt.cudaSetDevice(device), "cudaSetDevice")
-        self._host: list[int] = []
-        self._device: list[int] = []
-        self._streams: list[Any] = []
-
-    def pinned(self, shape: Sequence[int], dtype: Any) -> np.ndarray:
-        dtype = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
-        nbytes = max(count * dtype.itemsize, 1)
-        ptr = int(cuda_check(self.rt.cudaMallocHost(nbytes), "cudaMallocHost"))
-        self._host.append(ptr)
-        raw = (ctypes.c_byte * nbytes).from_address(ptr)
-        return np.frombuffer(raw, dtype=dtype, count=count).reshape(tuple(shape))
-
-    def device(self, nbytes: int) -> int:
-        ptr = int(cuda_check(self.rt.cudaMalloc(max(int(nbytes), 1)), "cudaMalloc"))
-        self._device.append(ptr)
-        return ptr
-
-    def stream(self) -> int:
-        s = cuda_check(self.rt.cudaStreamCreateWithFlags(self.rt.cudaStreamNonBlocking), "cudaStreamCreate")
-        self._streams.append(s)
-        return int(s)
-
-    def htod(self, dst: int, src: np.ndarray, stream: int) -> None:
-        cuda_check(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes,
-                                           self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream),
-                   "cudaMemcpyAsync(host to device)")
-
-    def dtoh(self, dst: np.ndarray, src: int, stream: int) -> None:
-        cuda_check(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes,
-                                           self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream),
-                   "cudaMemcpyAsync(device to host)")
-
-    def synchronize(self, stream: int) -> None:
-        cuda_check(self.rt.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
-
-    def query(self, stream: int) -> bool:
-        (err,) = self.rt.cudaStreamQuery(stream)
-        if err == self.rt.cudaError_t.cudaErrorNotReady:
-            return False
-        cuda_check((err,), "cudaStreamQuery")
-        return True
-
-    def close(self) -> None:
-        for s in self._streams:
-            cuda_check(self.rt.cudaStreamSynchronize(s), "cudaStreamSynchronize")
-            cuda_check(self.rt.cudaStreamDestroy(s), "cudaStreamDestroy")
-        for p in self._device:
-            cuda_check(self.rt.cudaFree(p), "cudaFree")
-        for p in self._host:
-            cuda_check(self.rt.cudaFreeHost(p), "cudaFreeHost")
-        self._streams, self._device, self._host = [], [], []
-
-
-class PyCudaMemory(Memory):
-    """pycuda, the guide's own calls: pagelocked_empty, mem_alloc, memcpy_htod_async, Stream.
-
-    It works in the device's *primary* context, the one the CUDA runtime (and TensorRT) use,
-    instead of ``import pycuda.autoinit``'s private context.
-    """
-
-    name = "pycuda"
-
-    def __init__(self, device: int = 0) -> None:
-        try:
-            import pycuda.driver as cuda
-        except ImportError as exc:
-            raise UserError(f"pycuda is not importable ({exc}); pip install pycuda "
-                            "(it builds against the CUDA toolkit) or use memory='cuda-python'") from exc
-        self.cuda = cuda
-        cuda.init()
-        self._ctx = cuda.Device(device).retain_primary_context()
-        self._ctx.push()
-        self._host: list[np.ndarray] = []
-        self._device: list[Any] = []
-        self._streams: dict[int, Any] = {}
-
-    def pinned(self, shape: Sequence[int], dtype: Any) -> np.ndarray:
-        array = self.cuda.pagelocked_empty(tuple(shape), dtype=np.dtype(dtype))
-        self._host.append(array)
-        return array
-
-    def device(self, nbytes: int) -> int:
-        alloc = self.cuda.mem_alloc(max(int(nbytes), 1))
-        self._device.append(alloc)
-        return int(alloc)
-
-    def stream(self) -> int:
-        s = self.cuda.Stream()
-        self._streams[int(s.handle)] = s
-        return int(s.handle)
-
-    def htod(self, dst: int, src: np.ndarray, stream: int) -> None:
-        self.cuda.memcpy_htod_async(dst, src, self._streams[stream])
-
-    def dtoh(self, dst: np.ndarray, src: int, stream: int) -> None:
-        self.cuda.memcpy_dtoh_async(dst, src, self._streams[stream])
-
-    def synchronize(self, stream: int) -> None:
-        self._streams[stream].synchronize()
-
-    def query(self, stream: int) -> bool:
-        return bool(self._streams[stream].is_done())
-
-    def close(self) -> None:
-        for s in self._streams.values():
-            s.synchronize()
-        for alloc in self._device:
-            alloc.free()
-        for array in self._host:
-            cast(Any, array.base).free()  # the HostAllocation behind pagelocked_empty
-        self._streams, self._device, self._host = {}, [], []
-        if self._ctx is not None:
-            self._ctx.pop()
-            self._ctx = None
-
-
-def memory(kind: str = "cuda-python", device: int = 0) -> Memory:
-    """A ``Memory`` of ``kind`` (``"cuda-python"`` or ``"pycuda"``)."""
-    if kind == "cuda-python":
-        return CudaPythonMemory(device)
-    if kind == "pycuda":
-        return PyCudaMemory(device)
-    raise UserError(f"memory must be one of {', '.join(MEMORY_KINDS)}, not {kind!r}")
+DEPTH = 2  # requests in flight per lane (sets of I/O buffers per execution context)
+REFERENCE_MEMORY_LIMIT = 8 << 30  # bytes of one input or output the CPU reference will allocate
 
 
 # --- what an engine expects -------------------------------------------------------------------------
@@ -331,9 +111,6 @@ class TensorSpec:
                 "min": _list(self.min_shape), "opt": _list(self.opt_shape), "max": _list(self.max_shape)}
 
 
-def dims(d: "trt.Dims | Sequence[int]") -> tuple[int, ...]:
-    """A ``trt.Dims`` (or any sequence) as a tuple of ints."""
-    return tuple(int(d[i]) for i in range(len(d)))
 
 
 def _list(shape: tuple[int, ...] | None) -> list[int] | None:
@@ -348,26 +125,14 @@ def _dtype_of(array: Any) -> np.dtype:
     return np.dtype(text)
 
 
-_TRT_DTYPES = {"FLOAT": np.float32, "HALF": np.float16, "BF16": None, "INT8": np.int8, "INT32": np.int32,
-               "INT64": np.int64, "BOOL": np.bool_, "UINT8": np.uint8, "FP8": None, "INT4": None}
-
-
-def np_dtype(trt_dtype: Any) -> np.dtype:
-    """NumPy dtype of a ``trt.DataType`` (by name, so it works for every backend)."""
-    name = getattr(trt_dtype, "name", str(trt_dtype)).split(".")[-1].upper()
-    found = _TRT_DTYPES.get(name)
-    if found is None:
-        raise UserError(f"TensorRT data type {name} has no NumPy equivalent here")
-    return np.dtype(found)
-
-
 def specs_from_engine(engine: "trt.ICudaEngine", profile: int = 0) -> list[TensorSpec]:
     """Every I/O tensor of a deserialized engine, by name (TensorRT 10's API, no bindings)."""
+    from .compat import is_input as _is_input
+
     specs = []
     for i in range(engine.num_io_tensors):
         name = engine.get_tensor_name(i)
-        mode = engine.get_tensor_mode(name)  # trt.TensorIOMode.INPUT / OUTPUT, compared by name
-        is_input = getattr(mode, "name", str(mode)).split(".")[-1] == "INPUT"
+        is_input = _is_input(engine.get_tensor_mode(name))
         shape = dims(engine.get_tensor_shape(name))
         spec = TensorSpec(name, "input" if is_input else "output", shape, np_dtype(engine.get_tensor_dtype(name)))
         if is_input and any(d < 0 for d in shape):
@@ -377,233 +142,109 @@ def specs_from_engine(engine: "trt.ICudaEngine", profile: int = 0) -> list[Tenso
     return specs
 
 
-def _shape_from(value: Any) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    return tuple(int(d) for d in value)
+def specs_from_sidecar(sidecar: Any) -> list[TensorSpec]:
+    """The I/O tensors as the engine's sidecar records them (without deserializing).
 
-
-def _parse_dtype(text: Any) -> np.dtype:
-    """``float32``, ``DataType.FLOAT``, ``FLOAT``, ``half`` … -> NumPy dtype."""
-    name = str(text).split(".")[-1]
-    if name.upper() in _TRT_DTYPES:
-        return np_dtype(name)
-    return np.dtype(name.lower())
-
-
-def specs_from_sidecar(sidecar: Mapping[str, Any]) -> list[TensorSpec]:
-    """The I/O tensors as the engine's JSON sidecar records them (without deserializing)."""
-    io = sidecar.get("io") or sidecar.get("tensors") or sidecar.get("io_tensors") or []
-    profiles = sidecar.get("profiles") or []
-    first = profiles[0] if profiles else {}
+    ``sidecar`` is an ``engine_file.Sidecar`` (or the dict of one, validated here)."""
+    if not sidecar:
+        return []
+    side = sidecar if isinstance(sidecar, engine_file.Sidecar) else engine_file.Sidecar.from_dict(dict(sidecar))
+    first = side.profiles[0] if side.profiles else {}
     specs = []
-    for t in io:
-        mode = str(t.get("mode", "input")).lower().split(".")[-1]
-        spec = TensorSpec(t["name"], "input" if mode.startswith("in") else "output",
-                          tuple(int(d) for d in t["shape"]), _parse_dtype(t.get("dtype", "float32")))
-        rng = first.get(spec.name) if isinstance(first, Mapping) else None
-        if rng is None:
-            rng = {k: t.get(k) for k in ("min", "opt", "max") if t.get(k) is not None} or None
+    for t in side.io:
+        spec = TensorSpec(t["name"], t["mode"], tuple(t["shape"]), parse_dtype(t["dtype"]))
+        rng = first.get(spec.name)
         if spec.is_input and rng:
-            spec.min_shape = _shape_from(rng.get("min"))
-            spec.opt_shape = _shape_from(rng.get("opt"))
-            spec.max_shape = _shape_from(rng.get("max"))
+            spec.min_shape, spec.opt_shape, spec.max_shape = (tuple(rng["min"]), tuple(rng["opt"]),
+                                                              tuple(rng["max"]))
         specs.append(spec)
     return specs
 
 
-# --- one execution context on its own stream ------------------------------------------------------
-@dataclass
-class Lane:
-    """One ``IExecutionContext`` with its own stream and its own host/device buffers."""
+def source_model(engine_path: Path, sidecar: Any) -> Path:
+    """The ONNX model an engine was built from, as its sidecar names it (relative to the engine).
 
-    index: int
-    context: Any
-    stream: int
-    host: dict[str, np.ndarray] = field(default_factory=dict)  # flat pinned arrays, sized for the max shape
-    device: dict[str, int] = field(default_factory=dict)
-    pending: "Pending | None" = None  # the request whose results still sit in this lane's buffers
+    Used only when it is a regular file whose sha256 matches the sidecar's: a missing or empty
+    hash is a refusal (the sidecar could otherwise make trtlab read any file)."""
+    if not sidecar:
+        raise UserError(f"{engine_path}: it has no sidecar, so its sidecar names no source model and it cannot be "
+                        "evaluated on the CPU reference (rebuild it with trtlab build, which records the model)")
+    side = sidecar if isinstance(sidecar, engine_file.Sidecar) else engine_file.Sidecar.from_dict(dict(sidecar))
+    return side.source_path(Path(engine_path))
+
+
+# --- the interface ----------------------------------------------------------------------------------
+@dataclass
+class Stage:
+    """One thing ``bench`` can time: ``fn`` enqueues (on ``stream``: CUDA events time it) or runs
+    (``stream`` None: wall-clock time). ``host_bound`` marks work whose time is the host's."""
+
+    what: str
+    fn: Callable[[], Any]
+    stream: int | None = None
+    host_bound: bool = False
 
 
 class Pending:
-    """Inference enqueued on a stream: ``wait()`` returns the outputs (NumPy, on the host)."""
+    """A request in flight: ``done()`` asks its CUDA event, ``wait()`` returns the outputs (NumPy, host)."""
 
-    def __init__(self, session: "Session", lane: Lane | None, outputs: dict[str, np.ndarray]) -> None:
-        self._session, self._lane, self._outputs = session, lane, outputs
+    __slots__ = ("_mem", "_slot", "_stream", "_outputs")
+
+    def __init__(self, mem: Memory | None, slot: "Slot | None", stream: int, outputs: dict[str, np.ndarray]) -> None:
+        self._mem, self._slot, self._stream, self._outputs = mem, slot, stream, outputs
 
     def done(self) -> bool:
-        if self._lane is None or self._session._mem is None:
+        if self._slot is None or self._mem is None:
             return True
-        return self._session._mem.query(self._lane.stream)
+        return self._mem.event_done(self._slot.event, self._stream)
+
+    def block(self) -> None:
+        """Wait for the request's event without touching Python state (safe from a worker thread)."""
+        if self._slot is not None and self._mem is not None:
+            self._mem.event_wait(self._slot.event, self._stream)
 
     def wait(self) -> dict[str, np.ndarray]:
         self._detach()
-        return {k: v.copy() for k, v in self._outputs.items()}
+        return self._outputs
 
     def _detach(self) -> None:
-        """Finish, and copy the results out of the lane's buffers so the lane can be reused."""
-        if self._lane is not None and self._session._mem is not None:
-            self._session._mem.synchronize(self._lane.stream)
+        """Finish, and copy the results out of the slot's buffers so the slot can be reused."""
+        slot = self._slot
+        if slot is not None:
+            if self._mem is not None:
+                self._mem.event_wait(slot.event, self._stream)
             self._outputs = {k: v.copy() for k, v in self._outputs.items()}
-            if self._lane.pending is self:
-                self._lane.pending = None
-        self._lane = None
+            if slot.pending is self:
+                slot.pending = None
+            self._slot = None
 
 
-def source_model(engine_path: Path, sidecar: Mapping[str, Any]) -> Path:
-    """The ONNX model an engine was built from, as its sidecar names it (relative to the engine)."""
-    entry = sidecar.get("source_model")
-    digest = None
-    if isinstance(entry, Mapping):
-        digest = entry.get("sha256")
-        entry = entry.get("path")
-    digest = digest or sidecar.get("source_model_sha256") or sidecar.get("source_sha256")
-    if not entry:
-        raise UserError(f"{engine_path}: its sidecar names no source model, so it cannot be evaluated "
-                        "on the CPU reference (rebuild it with trtlab build, which records the model)")
-    path = Path(entry)
-    if not path.is_absolute():
-        path = (engine_path.parent / path).resolve()
-    if not path.exists():
-        raise UserError(f"{engine_path}: its source model {path} is missing")
-    if digest and sha256_file(path) != digest:
-        raise UserError(f"{engine_path}: its source model {path} changed since the engine was built "
-                        "(sha256 differs); rebuild the engine")
-    return path
+class Runner:
+    """What every runner offers (modelled on Polygraphy's ``BaseRunner``).
 
+    ``label`` names what computes the results ("TensorRT", "CPU reference", a stand-in's name),
+    ``why`` says why this runner was chosen over TensorRT (empty when it is TensorRT)."""
 
-# --- the session ------------------------------------------------------------------------------------
-class Session:
-    """Load an engine and run it: ``with Session("lenet.engine") as s: logits = s.infer(x)``.
+    label: str = "abstract"
+    why: str = ""
+    path: Path
+    sidecar: Any = None
+    specs: list[TensorSpec]
+    memory_kind: str | None = None
+    on_gpu: bool = False  # the work runs on a GPU (CUDA streams and events time it)
+    _closed: bool = False
 
-    ``mode`` is ``"TensorRT"`` when the engine runs on this machine's GPU, else
-    ``"CPU reference"`` (the sidecar's source ONNX model evaluated by ``trtlab.reference``);
-    ``why`` says why the engine itself cannot run. ``contexts`` execution contexts share the
-    engine, each on its own stream (``lanes``).
-    """
-
-    def __init__(self, engine_path: str | Path, *, contexts: int = 1, memory: str = "cuda-python",
-                 device: int = 0, force_reference: bool = False) -> None:
-        from . import engine_file
-
-        self.path = Path(engine_path)
-        if self.path.is_dir():
-            raise UserError(f"{self.path} is a folder, not an engine file")
-        if not self.path.exists():
-            raise UserError(f"{self.path}: no such engine file")
-        if contexts < 1:
-            raise UserError(f"contexts must be at least 1, not {contexts}")
-        if memory not in MEMORY_KINDS:
-            raise UserError(f"memory must be one of {', '.join(MEMORY_KINDS)}, not {memory!r}")
-        self.sidecar: dict[str, Any] = dict(engine_file.read_sidecar(self.path) or {})
-        self.memory_kind = memory
-        self.lanes: list[Lane] = []
-        self._mem: Memory | None = None
-        self._engine: Any = None
-        self._runtime: Any = None
-        self._network: Any = None  # reference path: (builder, network, parser) kept alive together
-        self._closed = False
-        verdict = engine_file.check(self.path)
-        if not verdict.intact:  # truncated, corrupt, not an engine: nothing to run, not even its model
-            raise UserError(verdict.reason)
-        caps = backend.probe()
-        runnable, why = caps.can_run, caps.run_reason
-        if runnable and not force_reference:
-            runnable, why = bool(verdict.can_run), "; ".join(verdict.reasons)
-        if force_reference:
-            runnable, why = False, "the CPU reference was asked for"
-        self.why = "" if runnable else why
-        if runnable:
-            self.mode = TENSORRT
-            self._open_engine(engine_file, contexts, memory, device)
-        else:
-            self.mode = CPU_REFERENCE
-            self._open_reference()
-
-    @classmethod
-    def from_engine(cls, engine: "trt.ICudaEngine", *, contexts: int = 1, memory: "str | Memory" = "cuda-python",
-                    device: int = 0, name: str = "<engine>", mode: str = TENSORRT) -> "Session":
-        """A session over an ``ICudaEngine`` already deserialized (no file, no sidecar, no checks).
-
-        ``memory`` may also be a ``Memory`` instance (any object with its methods); ``mode`` is the
-        label its results carry (a test double says it is not TensorRT)."""
-        self = cls.__new__(cls)
-        self.path, self.sidecar, self.lanes = Path(name), {}, []
-        self.memory_kind = memory if isinstance(memory, str) else getattr(memory, "name", type(memory).__name__)
-        self._mem, self._engine, self._runtime, self._network, self._closed = None, None, None, None, False
-        self.mode, self.why = mode, ""
-        self._setup(engine, contexts, memory, device)
-        return self
-
-    # -- TensorRT path --------------------------------------------------------------------------------
-    def _open_engine(self, engine_file: ModuleType, contexts: int, memory_kind: str, device: int) -> None:
-        self._setup(lambda: engine_file.load(self.path), contexts, memory_kind, device)
-
-    def _setup(self, engine_or_loader: Any, contexts: int, memory_kind: "str | Memory", device: int) -> None:
-        self._mem = memory(memory_kind, device) if isinstance(memory_kind, str) else memory_kind
-        try:
-            engine: trt.ICudaEngine = engine_or_loader() if callable(engine_or_loader) else engine_or_loader
-            self._engine = engine
-            self.specs = specs_from_engine(engine)
-            for i in range(contexts):
-                context: trt.IExecutionContext = engine.create_execution_context()
-                lane = Lane(i, context, self._mem.stream())
-                for spec in self.specs:
-                    shape = spec.max_shape if spec.max_shape is not None else spec.shape
-                    if any(d < 0 for d in shape):  # an output whose size depends on the inputs
-                        shape = self._max_output_shape(context, spec)
-                    count = int(np.prod(shape, dtype=np.int64))
-                    lane.host[spec.name] = self._mem.pinned((count,), spec.dtype)
-                    lane.device[spec.name] = self._mem.device(count * spec.dtype.itemsize)
-                    context.set_tensor_address(spec.name, lane.device[spec.name])
-                self.lanes.append(lane)
-        except BaseException:
-            self.close()
-            raise
-
-    def _max_output_shape(self, context: "trt.IExecutionContext", spec: TensorSpec) -> tuple[int, ...]:
-        for s in self.specs:
-            if s.is_input and s.max_shape is not None:
-                context.set_input_shape(s.name, s.max_shape)
-        shape = dims(context.get_tensor_shape(spec.name))
-        if any(d < 0 for d in shape):
-            raise UserError(f"output {spec.name!r} has a data-dependent shape {shape}; this session "
-                            "needs shapes known from the inputs")
-        return shape
+    # -- what it runs ---------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """The label (the old name)."""
+        return self.label
 
     @property
     def on_device(self) -> bool:
-        """True when an engine is loaded and runs through execute_async_v3 (not the CPU reference)."""
-        return self._engine is not None
+        """The old name of ``on_gpu``."""
+        return self.on_gpu
 
-    @property
-    def engine(self) -> Any:
-        """The deserialized ``ICudaEngine`` (None on the CPU reference)."""
-        return self._engine
-
-    @property
-    def activation_bytes(self) -> int | None:
-        """Device memory one execution context needs (``device_memory_size_v2``), None without an engine."""
-        return None if self._engine is None else int(self._engine.device_memory_size_v2)
-
-    # -- reference path -------------------------------------------------------------------------------
-    def _open_reference(self) -> None:
-        from . import parse
-
-        self.source = source_model(self.path, self.sidecar)
-        self._network = parse.parse_onnx(self.source)
-        network = self._network[1]
-        specs = specs_from_sidecar(self.sidecar)
-        if not specs:  # no I/O table in the sidecar: read it from the parsed network
-            for i in range(network.num_inputs):
-                t = network.get_input(i)
-                specs.append(TensorSpec(t.name, "input", dims(t.shape), np_dtype(t.dtype)))
-            for i in range(network.num_outputs):
-                t = network.get_output(i)
-                specs.append(TensorSpec(t.name, "output", dims(t.shape), np_dtype(t.dtype)))
-        self.specs = specs
-
-    # -- common ---------------------------------------------------------------------------------------
     @property
     def inputs(self) -> list[TensorSpec]:
         return [s for s in self.specs if s.is_input]
@@ -620,61 +261,36 @@ class Session:
             return int(first.max_shape[0])
         return int(first.shape[0]) if first.shape and first.shape[0] >= 0 else None
 
-    def _feeds(self, x: Any) -> dict[str, Any]:
-        self._check_open()
-        if isinstance(x, Mapping):
-            unknown = sorted(set(x) - {s.name for s in self.inputs})
-            if unknown:
-                raise UserError(f"unknown input {unknown[0]!r}: the engine's inputs are "
-                                f"{', '.join(repr(s.name) for s in self.inputs)}")
-            feeds = dict(x)
-        else:
-            if len(self.inputs) != 1:
-                raise UserError(f"the engine has {len(self.inputs)} inputs "
-                                f"({', '.join(repr(s.name) for s in self.inputs)}): pass a dict name -> array")
-            feeds = {self.inputs[0].name: x}
-        for spec in self.inputs:
-            if spec.name not in feeds:
-                raise UserError(f"input {spec.name!r} is missing: allowed {spec.allowed()}")
-            if not hasattr(feeds[spec.name], "shape") or not hasattr(feeds[spec.name], "dtype"):
-                raise UserError(f"input {spec.name!r}: {type(feeds[spec.name]).__name__} given, "
-                                f"an array is needed: allowed {spec.allowed()}")
-            spec.check(feeds[spec.name])
-        return feeds
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch of an engine without an optimization profile on its first input (else None)."""
+        first = self.inputs[0]
+        return int(first.shape[0]) if first.max_shape is None and first.shape and first.shape[0] >= 0 else None
 
-    def _lane(self, lane: int | None) -> Lane:
-        index = 0 if lane is None else lane
-        if not 0 <= index < len(self.lanes):
-            raise UserError(f"lane {index} does not exist: this session has {len(self.lanes)} execution context(s)")
-        return self.lanes[index]
+    def batches(self) -> list[int]:
+        """The batch sizes worth measuring: the fixed batch, or 1, opt and max of the profile."""
+        first = self.inputs[0]
+        if first.max_shape is None:
+            return [self.fixed_batch or 1]
+        opt = first.opt_shape[0] if first.opt_shape is not None else first.max_shape[0]
+        return sorted({int(first.min_shape[0]) if first.min_shape else 1, 1, int(opt), int(first.max_shape[0])}
+                      - {0})
 
+    @property
+    def lane_count(self) -> int:
+        return 1
+
+    @property
+    def activation_bytes(self) -> int | None:
+        return None
+
+    @property
+    def engine(self) -> Any:
+        return None
+
+    # -- running --------------------------------------------------------------------------------
     def submit(self, x: Any, lane: int | None = None) -> Pending:
-        """Enqueue one inference (H2D, execute_async_v3, D2H) on a lane's stream; don't wait."""
-        feeds = self._feeds(x)
-        if not self.on_device:
-            return Pending(self, None, self._reference(feeds))
-        assert self._mem is not None
-        ln = self._lane(lane)
-        if ln.pending is not None:  # the previous request still owns this lane's buffers
-            ln.pending._detach()
-        ctx = ln.context
-        for name, array in feeds.items():
-            array = np.ascontiguousarray(array)
-            ctx.set_input_shape(name, array.shape)
-            staging = ln.host[name][: array.size]
-            staging[...] = array.ravel()
-            self._mem.htod(ln.device[name], staging, ln.stream)
-        if not ctx.execute_async_v3(ln.stream):
-            raise RuntimeError(f"execute_async_v3 failed on lane {ln.index} (see TensorRT's log)")
-        outputs: dict[str, np.ndarray] = {}
-        for spec in self.outputs:
-            shape = dims(ctx.get_tensor_shape(spec.name))
-            count = int(np.prod(shape, dtype=np.int64))
-            view = ln.host[spec.name][:count]
-            self._mem.dtoh(view, ln.device[spec.name], ln.stream)
-            outputs[spec.name] = view.reshape(shape)
-        ln.pending = Pending(self, ln, outputs)
-        return ln.pending
+        raise NotImplementedError
 
     def infer_all(self, x: Any, lane: int | None = None) -> dict[str, np.ndarray]:
         """Every output by name."""
@@ -685,50 +301,383 @@ class Session:
         outs = self.infer_all(x, lane)
         return next(iter(outs.values())) if len(outs) == 1 else outs
 
-    async def infer_async(self, x: Any, lane: int | None = None, poll_s: float = 0.0002) -> Any:
-        """``await session.infer_async(x)``: enqueue, then yield to the event loop until the stream is done."""
+    async def infer_async(self, x: Any, lane: int | None = None) -> Any:
+        """``await runner.infer_async(x)``: enqueue, then wait for the request's CUDA event in a worker
+        thread (the event loop runs on meanwhile; no polling)."""
         pending = self.submit(x, lane)
-        while not pending.done():
-            await asyncio.sleep(poll_s)
+        if not pending.done():
+            await asyncio.get_running_loop().run_in_executor(None, pending.block)
         outs = pending.wait()
         return next(iter(outs.values())) if len(outs) == 1 else outs
 
-    def infer_batches(self, x: np.ndarray, batch: int | None = None, reference_batch: int = 512) -> np.ndarray:
-        """Run a large array through the engine in chunks of ``batch`` (default: the profile's max),
-        spread round-robin over the lanes; returns the first output, concatenated.
+    def infer_batches(self, x: np.ndarray, batch: int | None = None) -> np.ndarray:
+        raise NotImplementedError
 
-        On the CPU reference the chunks are ``reference_batch`` rows (the profile limits the
-        engine, not the NumPy interpreter, and every row is computed independently either way);
-        each chunk is still checked against the input's dtype and non-batch dimensions. An engine
-        with a static batch (no profile) gets chunks of exactly that batch, the last one padded."""
-        given = len(x)
-        fixed = self.max_batch if self.inputs[0].max_shape is None else None  # a static batch dimension
-        if fixed and given % fixed:  # every chunk must be exactly that size: pad the last one, drop the padding after
-            x = np.concatenate([x, np.zeros((fixed - given % fixed, *x.shape[1:]), dtype=x.dtype)])
-        batch = fixed or batch or self.max_batch or len(x)
-        if not self.on_device:
-            self._feeds(x[:fixed or 1])  # same checks as infer(), on one row (one fixed batch)
-            rows = fixed or max(batch, reference_batch)  # a static batch binds the reference too
-            name = self.inputs[0].name
-            outs = [next(iter(self._reference({name: x[i:i + rows]}).values())) for i in range(0, len(x), rows)]
-            return np.concatenate(outs)[:given]
-        chunks = [x[i:i + batch] for i in range(0, len(x), batch)]
-        out: list[np.ndarray] = []
-        n = len(self.lanes)
-        for start in range(0, len(chunks), n):  # each lane keeps one request in flight
-            pend = [self.submit(c, lane=i) for i, c in enumerate(chunks[start:start + n])]
-            out.extend(next(iter(p.wait().values())) for p in pend)
-        return np.concatenate(out)[:given]
+    def infer_device(self, x: Any, lane: int | None = None, stream: Any = None) -> Any:
+        raise UserError(f"infer_device needs the engine on a GPU; this runner is {self.label} ({self.why})")
 
-    def _reference(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        from . import reference
+    def synchronize(self) -> None:
+        """Wait for everything this runner has enqueued."""
 
+    def stages(self, x: np.ndarray) -> list[Stage]:
+        """What ``bench`` times for input ``x``."""
+        return [Stage("end to end", lambda: self.infer(x))]
+
+    # -- checks shared by both ------------------------------------------------------------------
+    def _feeds(self, x: Any) -> dict[str, Any]:
+        self._check_open()
+        inputs = self.inputs
+        if isinstance(x, Mapping):
+            unknown = sorted(set(x) - {s.name for s in inputs})
+            if unknown:
+                raise UserError(f"unknown input {str(unknown[0])[:80]!r}: the engine's inputs are "
+                                f"{', '.join(repr(s.name) for s in inputs)}")
+            feeds = dict(x)
+        else:
+            if len(inputs) != 1:
+                raise UserError(f"the engine has {len(inputs)} inputs "
+                                f"({', '.join(repr(s.name) for s in inputs)}): pass a dict name -> array")
+            feeds = {inputs[0].name: x}
+        for spec in inputs:
+            if spec.name not in feeds:
+                raise UserError(f"input {spec.name!r} is missing: allowed {spec.allowed()}")
+            if not hasattr(feeds[spec.name], "shape") or not hasattr(feeds[spec.name], "dtype"):
+                raise UserError(f"input {spec.name!r}: {type(feeds[spec.name]).__name__} given, "
+                                f"an array is needed: allowed {spec.allowed()}")
+            spec.check(feeds[spec.name])
+        return feeds
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UserError(f"this runner on {self.path} is closed")
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        """What this runner runs, for tables and records."""
+        return {"engine": str(self.path), "mode": self.label, "label": self.label, "why": self.why,
+                "memory": self.memory_kind, "contexts": self.lane_count,
+                "tensors": [s.as_dict() for s in self.specs], "max_batch": self.max_batch}
+
+    def __repr__(self) -> str:
+        why = f" — {self.why}" if self.why else ""
+        return f"{type(self).__name__}({str(self.path)!r}, label={self.label!r}{why})"
+
+
+# --- the CPU reference --------------------------------------------------------------------------------
+class ReferenceRunner(Runner):
+    """The engine's source ONNX model evaluated by ``trtlab.reference`` (NumPy), labelled as such."""
+
+    label = CPU_REFERENCE
+    memory_kind = None
+
+    def __init__(self, engine_path: str | Path, sidecar: Any = None, why: str = "", *,
+                 reference_batch: int = 512) -> None:
+        from . import parse
+
+        self.path = Path(engine_path)
+        self.sidecar = sidecar if sidecar is not None else engine_file.read_sidecar(self.path)
+        self.why = why
+        self.reference_batch = reference_batch
+        self._network: Any = None
+        self.source = source_model(self.path, self.sidecar)
+        self._network = parse.parse_onnx(self.source, quiet=True)  # (builder, network, parser) kept alive
         network = self._network[1]
-        got = reference.evaluate(network, {k: np.asarray(v) for k, v in feeds.items()})
+        specs = specs_from_sidecar(self.sidecar)
+        if not any(s.is_input for s in specs):  # no usable I/O table in the sidecar: the parsed network's
+            specs = []
+            for i in range(network.num_inputs):
+                t = network.get_input(i)
+                specs.append(TensorSpec(t.name, "input", dims(t.shape), np_dtype(t.dtype)))
+            for i in range(network.num_outputs):
+                t = network.get_output(i)
+                specs.append(TensorSpec(t.name, "output", dims(t.shape), np_dtype(t.dtype)))
+        self.specs = specs
+        for s in specs:  # refuse now what NumPy could never allocate (a 4 TiB static input)
+            shape = s.max_shape if s.max_shape is not None else s.shape
+            count = math.prod(max(int(d), 1) for d in shape)
+            if count * s.dtype.itemsize > REFERENCE_MEMORY_LIMIT:
+                raise UserError(f"{self.path.name}: {s.mode} {s.name[:60]!r} {tuple(shape)} {s.dtype} needs "
+                                f"{count * s.dtype.itemsize / 2**30:,.0f} GiB; the CPU reference stops at "
+                                f"{REFERENCE_MEMORY_LIMIT >> 30} GiB per tensor")
+
+    def _lane(self, lane: int | None) -> None:
+        if lane not in (None, 0):
+            raise UserError(f"lane {lane} does not exist: the CPU reference has one lane (0); "
+                            "lanes are execution contexts of an engine running on a GPU")
+
+    def submit(self, x: Any, lane: int | None = None) -> Pending:
+        self._lane(lane)
+        return Pending(None, None, 0, self._evaluate(self._feeds(x)))
+
+    def _evaluate(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        network = self._network[1]
+        try:
+            got = reference.evaluate(network, {k: np.asarray(v) for k, v in feeds.items()})
+        except UserError:
+            raise
+        except (ValueError, IndexError, TypeError, KeyError, MemoryError, OverflowError, NotImplementedError) as exc:
+            text = " ".join(str(exc).split())[:200]
+            raise UserError(f"the CPU reference could not evaluate {self.source.name}: "
+                            f"{type(exc).__name__}: {text}") from None
         names = [s.name for s in self.outputs]
         if names and all(n in got for n in names):
             return {n: np.asarray(got[n]) for n in names}
         return {k: np.asarray(v) for k, v in got.items()}
+
+    def infer_batches(self, x: np.ndarray, batch: int | None = None) -> np.ndarray:
+        """The first output for every row of ``x``, in chunks of ``reference_batch`` rows (the profile
+        limits the engine, not the NumPy interpreter; each row is computed independently either way).
+        Each chunk is still checked against the input's dtype and non-batch dimensions; an engine with
+        a static batch gets chunks of exactly that batch, the last one padded."""
+        given = len(x)
+        fixed = self.fixed_batch
+        if fixed and given % fixed:
+            x = np.concatenate([x, np.zeros((fixed - given % fixed, *x.shape[1:]), dtype=x.dtype)])
+        self._feeds(x[:fixed or 1])  # same checks as infer(), on one row (one fixed batch)
+        rows = fixed or max(batch or 0, self.reference_batch)
+        name = self.inputs[0].name
+        outs = [next(iter(self._evaluate({name: x[i:i + rows]}).values())) for i in range(0, len(x), rows)]
+        return np.concatenate(outs)[:given]
+
+    def close(self) -> None:
+        self._closed = True
+        self._network = None
+
+
+# --- TensorRT ---------------------------------------------------------------------------------------
+class Slot:
+    """One set of I/O buffers of a lane (pinned host + device) and the event of its last request."""
+
+    __slots__ = ("host", "device", "event", "pending")
+
+    def __init__(self) -> None:
+        self.host: dict[str, np.ndarray] = {}  # flat pinned arrays, sized for the max shape
+        self.device: dict[str, int] = {}
+        self.event: Any = None
+        self.pending: Pending | None = None
+
+
+@dataclass
+class Lane:
+    """One ``IExecutionContext`` on its own stream, with ``DEPTH`` slots of buffers."""
+
+    index: int
+    context: Any
+    stream: int
+    slots: list[Slot] = field(default_factory=list)
+    bound: int = -1  # the slot whose addresses the context holds now
+    turn: int = 0  # the next slot submit() takes
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input shapes set on the context
+    out_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def host(self) -> dict[str, np.ndarray]:
+        return self.slots[0].host
+
+    @property
+    def device(self) -> dict[str, int]:
+        return self.slots[0].device
+
+    @property
+    def pending(self) -> Pending | None:
+        return next((s.pending for s in self.slots if s.pending is not None), None)
+
+
+class TensorRTRunner(Runner):
+    """An engine on this machine's GPU: ``contexts`` execution contexts ("lanes"), each on its own
+    stream with ``depth`` sets of buffers (requests in flight per lane)."""
+
+    on_gpu = True
+
+    def __init__(self, engine: Any, *, contexts: int = 1, memory: "str | Memory" = "cuda-python", device: int = 0,
+                 depth: int = DEPTH, label: str = TENSORRT, path: str | Path = "<engine>", sidecar: Any = None,
+                 why: str = "") -> None:
+        if contexts < 1:
+            raise UserError(f"contexts must be at least 1, not {contexts}")
+        if depth < 1:
+            raise UserError(f"depth must be at least 1, not {depth}")
+        self.path, self.sidecar, self.label, self.why = Path(path), sidecar, label, why
+        self.lanes: list[Lane] = []
+        self._engine: Any = None
+        self._mem: Memory | None = None
+        self.memory_kind = memory if isinstance(memory, str) else getattr(memory, "name", type(memory).__name__)
+        self._mem = globals()["memory"](memory, device) if isinstance(memory, str) else memory
+        try:
+            engine = engine() if callable(engine) and not hasattr(engine, "create_execution_context") else engine
+            self._engine = engine
+            self.specs = specs_from_engine(engine)
+            self._in_names = [s.name for s in self.specs if s.is_input]
+            for i in range(contexts):
+                context: trt.IExecutionContext = engine.create_execution_context()
+                lane = Lane(i, context, self._mem.stream())
+                for _ in range(depth):
+                    slot = Slot()
+                    slot.event = self._mem.event()
+                    for spec in self.specs:
+                        shape = spec.max_shape if spec.max_shape is not None else spec.shape
+                        if any(d < 0 for d in shape):  # an output whose size depends on the inputs
+                            shape = self._max_output_shape(context, spec)
+                        count = int(np.prod(shape, dtype=np.int64))
+                        slot.host[spec.name] = self._mem.pinned((count,), spec.dtype)
+                        slot.device[spec.name] = self._mem.device(count * spec.dtype.itemsize)
+                    lane.slots.append(slot)
+                self._bind(lane, 0)
+                self.lanes.append(lane)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_engine(cls, engine: "trt.ICudaEngine", *, contexts: int = 1, memory: "str | Memory" = "cuda-python",
+                    device: int = 0, name: str = "<engine>", mode: str = TENSORRT, depth: int = DEPTH,
+                    label: str | None = None) -> "TensorRTRunner":
+        """A runner over an ``ICudaEngine`` already deserialized (no file, no sidecar, no checks).
+
+        ``memory`` may also be a ``Memory`` instance; ``label`` (old name ``mode``) is the label its
+        results carry (a test double says it is not TensorRT)."""
+        return cls(engine, contexts=contexts, memory=memory, device=device, depth=depth,
+                   label=label or mode, path=name)
+
+    def _max_output_shape(self, context: Any, spec: TensorSpec) -> tuple[int, ...]:
+        for s in self.specs:
+            if s.is_input and s.max_shape is not None:
+                context.set_input_shape(s.name, s.max_shape)
+        shape = dims(context.get_tensor_shape(spec.name))
+        if any(d < 0 for d in shape):
+            raise UserError(f"output {spec.name!r} has a data-dependent shape {shape}; this runner "
+                            "needs shapes known from the inputs")
+        return shape
+
+    def _bind(self, lane: Lane, index: int) -> None:
+        slot = lane.slots[index]
+        for name, ptr in slot.device.items():
+            lane.context.set_tensor_address(name, ptr)
+        lane.bound = index
+
+    @property
+    def engine(self) -> Any:
+        """The deserialized ``ICudaEngine``."""
+        return self._engine
+
+    @property
+    def lane_count(self) -> int:
+        return len(self.lanes)
+
+    @property
+    def activation_bytes(self) -> int | None:
+        """Device memory one execution context needs (``device_memory_size_v2``)."""
+        return None if self._engine is None else int(self._engine.device_memory_size_v2)
+
+    def _lane(self, lane: int | None) -> Lane:
+        index = 0 if lane is None else lane
+        if not (isinstance(index, int) and 0 <= index < len(self.lanes)):
+            raise UserError(f"lane {index} does not exist: this runner has {len(self.lanes)} execution context(s)")
+        return self.lanes[index]
+
+    # the hot path: every line here is paid per request
+    def _enqueue(self, ln: Lane, index: int, x: Any) -> tuple[Slot, dict[str, np.ndarray]]:
+        mem = self._mem
+        if mem is None:
+            raise UserError(f"this runner on {self.path} is closed")
+        ctx = ln.context
+        if type(x) is np.ndarray and len(self._in_names) == 1 and x.shape == ln.shapes.get(self._in_names[0]) \
+                and x.dtype == self.specs[0].dtype and x.flags.c_contiguous and self.specs[0].is_input:
+            feeds = {self._in_names[0]: x}  # the same shape as last time: already checked and set
+        else:
+            feeds = self._feeds(x)
+            changed = False
+            for name, array in feeds.items():
+                shape = tuple(int(d) for d in array.shape)
+                if ln.shapes.get(name) != shape:
+                    if not ctx.set_input_shape(name, shape):
+                        raise UserError(f"input {name!r}: TensorRT refused shape {shape}")
+                    ln.shapes[name] = shape
+                    changed = True
+            if changed:
+                ln.out_shapes = {s.name: dims(ctx.get_tensor_shape(s.name)) for s in self.outputs}
+        slot = ln.slots[index]
+        if slot.pending is not None:  # an earlier request still owns these buffers: finish it first
+            slot.pending._detach()
+        if ln.bound != index:
+            self._bind(ln, index)
+        for name, array in feeds.items():
+            staging = slot.host[name][: array.size].reshape(array.shape)
+            np.copyto(staging, array, casting="no")
+            mem.htod(slot.device[name], staging, ln.stream)
+        if not ctx.execute_async_v3(ln.stream):
+            raise RuntimeError(f"execute_async_v3 failed on lane {ln.index} (see TensorRT's log)")
+        outputs: dict[str, np.ndarray] = {}
+        for name, shape in ln.out_shapes.items():
+            view = slot.host[name][: math.prod(shape)].reshape(shape)
+            mem.dtoh(view, slot.device[name], ln.stream)
+            outputs[name] = view
+        return slot, outputs
+
+    def submit(self, x: Any, lane: int | None = None) -> Pending:
+        """Enqueue one inference (H2D, execute_async_v3, D2H, an event) on a lane's stream; don't wait.
+
+        A lane takes ``depth`` requests before a submit has to finish the oldest."""
+        ln = self._lane(lane)
+        index = ln.turn
+        ln.turn = (index + 1) % len(ln.slots)
+        slot, outputs = self._enqueue(ln, index, x)
+        assert self._mem is not None
+        self._mem.record(slot.event, ln.stream)
+        slot.pending = Pending(self._mem, slot, ln.stream, outputs)
+        return slot.pending
+
+    def infer_all(self, x: Any, lane: int | None = None) -> dict[str, np.ndarray]:
+        ln = self.lanes[0] if lane is None and self.lanes else self._lane(lane)
+        index = ln.bound if ln.slots[ln.bound].pending is None else ln.turn
+        _, outputs = self._enqueue(ln, index, x)
+        self._mem.synchronize(ln.stream)  # type: ignore[union-attr]
+        return {k: v.copy() for k, v in outputs.items()}
+
+    def infer(self, x: Any, lane: int | None = None) -> Any:
+        outs = self.infer_all(x, lane)
+        return next(iter(outs.values())) if len(outs) == 1 else outs
+
+    def infer_batches(self, x: np.ndarray, batch: int | None = None) -> np.ndarray:
+        """Run a large array in chunks of ``batch`` (default: the profile's max), spread round-robin
+        over the lanes, ``depth`` requests in flight per lane; returns the first output, concatenated.
+        An engine with a static batch gets chunks of exactly that batch, the last one padded."""
+        given = len(x)
+        fixed = self.fixed_batch
+        if fixed and given % fixed:
+            x = np.concatenate([x, np.zeros((fixed - given % fixed, *x.shape[1:]), dtype=x.dtype)])
+        batch = fixed or batch or self.max_batch or len(x)
+        n = len(self.lanes)
+        pend = [self.submit(x[i:i + batch], lane=k % n) for k, i in enumerate(range(0, len(x), batch))]
+        name = self.outputs[0].name
+        return np.concatenate([p.wait()[name] for p in pend])[:given]
+
+    def synchronize(self) -> None:
+        if self._mem is not None:
+            for ln in self.lanes:
+                self._mem.synchronize(ln.stream)
+
+    def stages(self, x: np.ndarray) -> list[Stage]:
+        """"with copies" (H2D, execute_async_v3, D2H), "compute only" (execute_async_v3 alone) on lane 0."""
+        lane = self.lanes[0]
+        self.infer(x, 0)  # leaves the input shape set and the input on the device, slot bound
+        ctx = lane.context
+        return [Stage("with copies", lambda: self.submit(x, 0), lane.stream),
+                Stage("compute only", lambda: ctx.execute_async_v3(lane.stream), lane.stream)]
 
     # -- torch / CuPy arrays already on the GPU ----------------------------------------------------
     def infer_device(self, x: Any, lane: int | None = None, stream: Any = None) -> Any:
@@ -736,8 +685,6 @@ class Session:
         ``.data.ptr`` go straight to ``set_tensor_address``; outputs are allocated by the same
         library; the work goes on ``stream`` (default: the library's current stream)."""
         feeds = self._feeds(x)
-        if not self.on_device:
-            raise UserError(f"infer_device needs the engine on a GPU; this session is {self.mode} ({self.why})")
         first = next(iter(feeds.values()))
         lib = _array_library(first)
         handle = stream_handle(stream) if stream is not None else lib.current_stream()
@@ -746,25 +693,22 @@ class Session:
         for name, array in feeds.items():
             if not lib.is_contiguous(array):
                 raise UserError(f"input {name!r} is not contiguous; call .contiguous() / cupy.ascontiguousarray")
-            ctx.set_input_shape(name, tuple(array.shape))
+            shape = tuple(int(d) for d in array.shape)
+            ctx.set_input_shape(name, shape)
+            ln.shapes[name] = shape
             ctx.set_tensor_address(name, lib.pointer(array))
+        ln.out_shapes = {s.name: dims(ctx.get_tensor_shape(s.name)) for s in self.outputs}
         outputs = {}
         for spec in self.outputs:
-            out = lib.empty(dims(ctx.get_tensor_shape(spec.name)), spec.dtype)
+            out = lib.empty(ln.out_shapes[spec.name], spec.dtype)
             ctx.set_tensor_address(spec.name, lib.pointer(out))
             outputs[spec.name] = out
         try:
             if not ctx.execute_async_v3(handle):
                 raise RuntimeError(f"execute_async_v3 failed on lane {ln.index}")
         finally:  # give the lane its own buffers back for submit()
-            for spec in self.specs:
-                ctx.set_tensor_address(spec.name, ln.device[spec.name])
+            self._bind(ln, ln.bound if ln.bound >= 0 else 0)
         return next(iter(outputs.values())) if len(outputs) == 1 else outputs
-
-    # -- lifetime -------------------------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._closed:
-            raise UserError(f"this session on {self.path} is closed")
 
     def close(self) -> None:
         """Free contexts, engine, buffers and streams (in that order: contexts before the engine)."""
@@ -778,32 +722,9 @@ class Session:
             ln.context = None
         self.lanes = []
         self._engine = None
-        self._network = None
         if self._mem is not None:
             self._mem.close()
             self._mem = None
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def describe(self) -> dict[str, Any]:
-        """What this session runs, for tables and records."""
-        return {"engine": str(self.path), "mode": self.mode, "why": self.why, "memory": self.memory_kind,
-                "contexts": len(self.lanes),
-                "tensors": [s.as_dict() for s in self.specs], "max_batch": self.max_batch}
-
-    def __repr__(self) -> str:
-        why = f" — {self.why}" if self.why else ""
-        return f"Session({str(self.path)!r}, mode={self.mode!r}{why})"
 
 
 # --- torch / CuPy adapters --------------------------------------------------------------------------
@@ -844,30 +765,88 @@ def _array_library(a: Any) -> _ArrayLib:
     raise UserError(f"infer_device takes torch or CuPy GPU arrays, not {type(a).__name__} (use infer for NumPy)")
 
 
+# --- choosing a runner -----------------------------------------------------------------------------
+@dataclass
+class Choice:
+    """Which runner :func:`open_runner` takes for an engine, and why."""
+
+    kind: str  # TENSORRT | CPU_REFERENCE
+    why: str  # empty for TensorRT; else why the engine itself cannot run here
+    verdict: Any = None
+
+
+def choose(engine_path: str | Path, *, force_reference: bool = False) -> Choice:
+    """TensorRT when this machine can run the engine (``backend.probe`` and ``engine_file.check``),
+    else the CPU reference with the reason. A damaged engine is refused (UserError), not evaluated."""
+    path = Path(engine_path)
+    verdict = engine_file.check(path)
+    if not verdict.intact:  # truncated, corrupt, not an engine: nothing to run, not even its model
+        raise UserError(verdict.reason)
+    if force_reference:
+        return Choice(CPU_REFERENCE, "the CPU reference was asked for", verdict)
+    caps = backend.probe()
+    if not caps.can_run:
+        return Choice(CPU_REFERENCE, caps.run_reason, verdict)
+    if not verdict.can_run:
+        return Choice(CPU_REFERENCE, "; ".join(verdict.reasons), verdict)
+    return Choice(TENSORRT, "", verdict)
+
+
+def open_runner(engine_path: str | Path, *, contexts: int = 1, memory: str = "cuda-python", device: int = 0,
+                force_reference: bool = False, depth: int = DEPTH) -> Runner:
+    """The runner for an engine file on this machine: ``with open_runner("lenet.engine") as r: r.infer(x)``.
+
+    ``r.label`` says what computes the results and ``r.why`` why it is not TensorRT."""
+    path = Path(engine_path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not an engine file")
+    if not path.exists():
+        raise UserError(f"{path}: no such engine file")
+    if not isinstance(contexts, int) or contexts < 1:
+        raise UserError(f"contexts must be at least 1, not {contexts}")
+    if memory not in MEMORY_KINDS:
+        raise UserError(f"memory must be one of {', '.join(MEMORY_KINDS)}, not {str(memory)[:40]!r}")
+    choice = choose(path, force_reference=force_reference)
+    sidecar = choice.verdict.sidecar if choice.verdict is not None and choice.verdict.sidecar is not None \
+        else engine_file.read_sidecar(path)
+    if choice.kind == TENSORRT:
+        return TensorRTRunner(lambda: engine_file.load(path), contexts=contexts, memory=memory, device=device,
+                              depth=depth, path=path, sidecar=sidecar)
+    return ReferenceRunner(path, sidecar, choice.why)
+
+
+def Session(engine_path: str | Path, *, contexts: int = 1, memory: str = "cuda-python", device: int = 0,
+            force_reference: bool = False) -> Runner:
+    """The old name of :func:`open_runner` (``Session.from_engine`` is ``TensorRTRunner.from_engine``)."""
+    return open_runner(engine_path, contexts=contexts, memory=memory, device=device, force_reference=force_reference)
+
+
+Session.from_engine = TensorRTRunner.from_engine  # type: ignore[attr-defined]
+
+
 # --- several contexts on several streams ---------------------------------------------------------
-def overlap_demo(session: Session, x: np.ndarray, requests: int = 32) -> dict[str, Any]:
+def overlap_demo(runner: Runner, x: np.ndarray, requests: int = 32) -> dict[str, Any]:
     """Time ``requests`` inferences of ``x`` on one lane, then spread over all lanes.
 
     With several execution contexts each on its own stream, copies and kernels of different
-    requests can overlap on the GPU: the spread run takes less wall time. On the CPU reference
-    there is nothing to overlap, and the result says so instead of timing anything.
+    requests can overlap on the GPU: the spread run takes less wall time. A runner with one lane
+    (the CPU reference) has nothing to overlap, and the result says so instead of timing anything.
     """
-    if not session.on_device:
-        return {"mode": session.mode, "ran": False,
-                "why": f"overlap needs the engine on a GPU ({session.why or 'not available'})"}
-    for ln in session.lanes:  # warm-up every lane
-        session.submit(x, ln.index).wait()
+    if runner.lane_count < 2 and not runner.on_gpu:
+        return {"mode": runner.label, "ran": False,
+                "why": f"overlap needs the engine on a GPU ({runner.why or 'not available'})"}
+    lanes = runner.lane_count
+    for i in range(lanes):  # warm-up every lane
+        runner.submit(x, i).wait()
 
-    # a lane reuses its buffers, so keep at most one request per lane in flight
-    def run_safe(lanes: int) -> float:
+    def run(n: int) -> float:
         t0 = time.perf_counter()
-        for start in range(0, requests, lanes):
-            pend = [session.submit(x, lane=i) for i in range(min(lanes, requests - start))]
-            for p in pend:
-                p.wait()
+        pend = [runner.submit(x, lane=i % n) for i in range(requests)]
+        for p in pend:
+            p.wait()
         return time.perf_counter() - t0
 
-    one = min(run_safe(1) for _ in range(3))
-    many = min(run_safe(len(session.lanes)) for _ in range(3))
-    return {"mode": session.mode, "ran": True, "requests": requests, "lanes": len(session.lanes),
+    one = min(run(1) for _ in range(3))
+    many = min(run(lanes) for _ in range(3))
+    return {"mode": runner.label, "ran": True, "requests": requests, "lanes": lanes,
             "one_lane_s": one, "all_lanes_s": many, "speedup": one / many if many > 0 else math.nan}
