@@ -2,7 +2,7 @@
 
 Run on a machine with an NVIDIA GPU, torch, CuPy and cuda-python (no TensorRT needed):
 
-    PYTHONPATH=.:benchmarks python benchmarks/gpu_check.py --out OUT_DIR
+    PYTHONPATH=. python benchmarks/gpu_check.py --out OUT_DIR
 
 No TensorRT engine runs here: TensorRT is not installed on the lent H100/H200 machines and
 TensorRT-RTX does not run on Hopper. What is checked is everything around the engine:
@@ -38,7 +38,6 @@ from typing import Any, Callable
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from trtlab import bench, runtime  # noqa: E402
 from trtlab.runtime import CudaError, CudaPythonMemory, cuda_check  # noqa: E402
@@ -251,7 +250,7 @@ def matmul() -> dict[str, Any]:
 def cupy_kernel() -> dict[str, Any]:
     import cupy as cp
 
-    from fake_trt import _sleep
+    from trtlab.testing import _sleep
 
     cycles = 3_000_000
     s = cp.cuda.Stream(non_blocking=True)
@@ -332,7 +331,7 @@ def session_fake_engine() -> dict[str, Any]:
     import cupy as cp
     import torch
 
-    from fake_trt import FakeEngine
+    from trtlab.testing import FakeEngine
     from trtlab.common import UserError
 
     label = "stand-in engine (CuPy), not TensorRT"
@@ -372,7 +371,7 @@ def session_fake_engine() -> dict[str, Any]:
 
 @check("contexts_overlap")
 def contexts_overlap() -> dict[str, Any]:
-    from fake_trt import FakeEngine
+    from trtlab.testing import FakeEngine
 
     label = "stand-in engine (CuPy), not TensorRT"
     cycles = 10_000_000  # ~5 ms of spinning per request

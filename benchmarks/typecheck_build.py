@@ -54,7 +54,7 @@ def main() -> int:
         stubs = _stub_folder(Path(tmp) / "stubs")
         pkg = Path(tmp) / "src" / "trtlab"
         pkg.mkdir(parents=True)
-        for name in ("__init__.py", "backend.py", "common.py", "recorder.py", "parse.py"):
+        for name in ("__init__.py", "backend.py", "common.py", "recorder.py", "parse.py", "compat.py"):
             (pkg / name).write_text((ROOT / "trtlab" / name).read_text())
         for name in ("build.py", "engine_file.py"):
             (pkg / name).write_text(_typed_copy((ROOT / "trtlab" / name).read_text()))

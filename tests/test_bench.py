@@ -3,16 +3,14 @@ length, accuracy helpers, and `trtlab bench` on a tiny engine (CPU reference, la
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import tiny_engine  # noqa: E402
+from trtlab import testing as tiny_engine  # noqa: E402
 from trtlab import bench, cli  # noqa: E402
 from trtlab.common import UserError  # noqa: E402
 from trtlab.runtime import Session  # noqa: E402

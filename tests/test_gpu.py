@@ -8,14 +8,11 @@ checks at larger sizes and reports figures.
 """
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 from trtlab import bench, runtime  # noqa: E402
 from trtlab.common import UserError  # noqa: E402
@@ -105,7 +102,7 @@ def test_time_cuda_matches_torch_events_on_a_copy(torch):
 
 
 def test_time_cuda_matches_cupy_events_on_a_cupy_kernel(cupy):
-    from fake_trt import _sleep
+    from trtlab.testing import _sleep
 
     s = cupy.cuda.Stream(non_blocking=True)
     with s:
@@ -149,7 +146,7 @@ def test_two_streams_overlap(torch):
 
 
 def test_session_on_a_stand_in_engine(torch, cupy):
-    from fake_trt import FakeEngine
+    from trtlab.testing import FakeEngine
 
     with runtime.Session.from_engine(FakeEngine("cupy"), contexts=2, mode="stand-in, not TensorRT") as s:
         for b in (1, 8, 64):
@@ -171,7 +168,7 @@ def test_session_on_a_stand_in_engine(torch, cupy):
 
 
 def test_contexts_on_their_own_streams_overlap(cupy):
-    from fake_trt import FakeEngine
+    from trtlab.testing import FakeEngine
 
     with runtime.Session.from_engine(FakeEngine("cupy", sleep_cycles=4_000_000), contexts=4,
                                      mode="stand-in, not TensorRT") as s:

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import tiny_engine  # noqa: E402
-from fake_trt import FakeEngine, HostMemory  # noqa: E402
+from trtlab import testing as tiny_engine  # noqa: E402
+from trtlab.testing import FakeEngine, HostMemory  # noqa: E402
 from trtlab import runtime  # noqa: E402
 from trtlab.common import UserError  # noqa: E402
 from trtlab.runtime import CPU_REFERENCE, Session  # noqa: E402

@@ -287,7 +287,7 @@ class Sidecar:
                 if all(g is not None for g in got) and not all(
                         a <= b <= c for a, b, c in zip(*got)):  # type: ignore[misc]
                     problems.append(f"{where} needs min <= opt <= max in every dimension")
-        notes = data.get("notes") if isinstance(data.get("notes"), list) else []
+        notes: list[Any] = data["notes"] if isinstance(data.get("notes"), list) else []
         header = data.get("header") if isinstance(data.get("header"), dict) else None
         if problems:
             raise UserError(f"{name}: malformed sidecar: {'; '.join(problems[:3])}"
@@ -453,7 +453,7 @@ class _Facts:
     """What the checks learn, one after another (each check reads what earlier ones found)."""
 
     path: Path
-    trt: ModuleType | None
+    module: ModuleType | None  # the TensorRT backend module
     gpu: backend.GPU | None
     size: int = 0
     head: bytes = b""
@@ -560,11 +560,11 @@ def _check_source_model(f: _Facts) -> bool:
 def _check_backend(f: _Facts) -> bool:
     """A TensorRT here, and the one that built the engine."""
     try:
-        f.trt = f.trt or backend.load()
+        f.module = f.module or backend.load()
     except UserError as exc:
         f.add("backend", False, f"no TensorRT here: {exc}", "machine")
         return False
-    f.here, f.version = backend.name_of(f.trt), f.trt.__version__
+    f.here, f.version = backend.name_of(f.module), f.module.__version__
     if f.built_with is not None and f.built_with != f.here:
         f.add("backend", False, f"{f.path.name}: built with {f.built_with} {f.built_version}, this machine has "
                                 f"{f.here} {f.version}: rebuild the engine here", "build")
@@ -628,9 +628,9 @@ def _check_header_matches(f: _Facts) -> bool:
 
 def _check_validity(f: _Facts) -> bool:
     """TensorRT-RTX's documented header check, ``Runtime.get_engine_validity`` (header bytes only)."""
-    if not (f.here == "tensorrt_rtx" and f.built_with in (None, f.here)) or f.trt is None:
+    if not (f.here == "tensorrt_rtx" and f.built_with in (None, f.here)) or f.module is None:
         return True
-    res = engine_validity(f.trt, f.head)
+    res = engine_validity(f.module, f.head)
     if res is None:
         return True
     validity, flags, msg = res
@@ -735,7 +735,7 @@ def load(path: str | os.PathLike, trt: ModuleType | None = None) -> Any:
     runtime = trt.Runtime(backend.logger(trt))
     recorder = error_recorder(trt)
     runtime.error_recorder = recorder
-    options = (verdict.sidecar or {}).get("options") or {}
+    options = verdict.sidecar.options if verdict.sidecar is not None else {}
     if options.get("version_compatible") and hasattr(runtime, "engine_host_code_allowed"):
         # a version-compatible plan carries its own lean runtime (host code); the sha256 check
         # above says it is the file this project built, so it may run
@@ -764,7 +764,7 @@ def inspect(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend
     (or for ``gpu``, a GPU it does not have)."""
     path = Path(path)
     verdict = check(path, trt, gpu=gpu)
-    side = verdict.sidecar or {}
+    side: Any = verdict.sidecar or {}
     data_head = b""
     if path.is_file():
         with open(path, "rb") as f:
