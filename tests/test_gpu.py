@@ -2,7 +2,9 @@
 
 They need an NVIDIA GPU with torch, CuPy and cuda-python, not TensorRT (the lent H100/H200
 machines have no TensorRT, and TensorRT-RTX does not run on Hopper): the engine is a
-stand-in (benchmarks/fake_trt.py) behind the execute_async_v3 interface. conftest.py skips
+stand-in (trtlab.testing.FakeEngine) behind the execute_async_v3 interface. The runner tests
+run once per buffer library: cuda-python and pycuda (skipped with the reason where pycuda is not
+importable; the lent GPU machine builds it from its source distribution). conftest.py skips
 them, with the reason shown, where NVML finds no GPU. benchmarks/gpu_check.py runs the same
 checks at larger sizes and reports figures.
 """
@@ -32,9 +34,27 @@ def cupy():
 
 def _torch_events(torch, fn, stream, warmup=5, iters=30):
     """Median of torch.cuda.Event pairs on the same stream: the independent measurement."""
-    from gpu_check import torch_events
+    for _ in range(warmup):
+        fn()
+    pairs = []
+    for _ in range(iters):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record(stream)
+        fn()
+        b.record(stream)
+        pairs.append((a, b))
+    torch.cuda.synchronize()
+    return float(np.median([a.elapsed_time(b) for a, b in pairs]))
 
-    return float(np.median(torch_events(fn, stream, warmup, iters)))
+
+@pytest.fixture(params=["cuda-python", "pycuda"])
+def memory_kind(request):
+    if request.param == "pycuda":
+        try:
+            import pycuda.driver  # noqa: F401
+        except ImportError as exc:
+            pytest.skip(f"pycuda is not importable here ({exc})")
+    return request.param
 
 
 def test_cuda_check_raises_with_the_error_name():
@@ -182,3 +202,38 @@ def test_nvml_power_gives_efficiency_per_watt(torch):
     assert e.unit == "images/s per W" and e.watts and e.watts > 10
     mem = bench.gpu_memory()
     assert mem["available"] and mem["used_bytes"] > 0
+
+
+def test_runner_on_a_stand_in_engine_with_each_buffer_library(cupy, memory_kind):
+    from trtlab.testing import STANDIN_LABEL, FakeEngine
+
+    with runtime.TensorRTRunner.from_engine(FakeEngine("cupy"), contexts=2, memory=memory_kind,
+                                            label=STANDIN_LABEL) as r:
+        assert r.label == STANDIN_LABEL and r.memory_kind == memory_kind
+        for b in (1, 8, 64):
+            x = np.random.default_rng(b).standard_normal((b, 4), dtype=np.float32)
+            np.testing.assert_allclose(r.infer(x, lane=b % 2), 2 * x + 1, rtol=1e-6)
+        x = np.random.default_rng(0).standard_normal((150, 4), dtype=np.float32)
+        np.testing.assert_allclose(r.infer_batches(x), 2 * x + 1, rtol=1e-6)
+        import asyncio
+
+        y = asyncio.run(r.infer_async(x[:5], lane=1))
+        np.testing.assert_allclose(y, 2 * x[:5] + 1, rtol=1e-6)
+
+
+def test_two_requests_in_flight_on_one_lane_complete_by_events(cupy, memory_kind):
+    """The second submit does not wait for the first (each has its own buffers and event)."""
+    from trtlab.testing import FakeEngine
+
+    with runtime.TensorRTRunner.from_engine(FakeEngine("cupy", sleep_cycles=20_000_000), memory=memory_kind,
+                                            label="stand-in") as r:
+        r.infer(np.zeros((2, 4), np.float32))
+        a, b = np.zeros((2, 4), np.float32), np.ones((2, 4), np.float32)
+        t0 = time.perf_counter()
+        pa, pb = r.submit(a), r.submit(b)
+        enqueue_s = time.perf_counter() - t0
+        assert not pa.done() and not pb.done()  # ~10 ms of GPU work each, both still queued
+        assert enqueue_s < 0.008, f"two submits took {enqueue_s * 1e3:.1f} ms: the second waited for the first"
+        np.testing.assert_array_equal(pb.wait()["y"], np.full((2, 4), 3.0))
+        assert pa.done()
+        np.testing.assert_array_equal(pa.wait()["y"], np.ones((2, 4)))

@@ -27,7 +27,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .common import UserError
+from . import backend, data, runtime
+from .common import UserError, atomic_write
+from .cuda_memory import _cudart, cuda_check, stream_handle
+from .runtime import open_runner
 
 PERCENTILES = (50, 90, 99)
 CPU_REFERENCE = "CPU reference"
@@ -54,6 +57,13 @@ class Timing:
     warmup: int
     label: str = ""
     items: int = 1  # images per iteration (the batch), for throughput
+    host_p50_ms: float | None = None  # CUDA events: the median host time of one enqueue call
+
+    @property
+    def host_bound(self) -> bool:
+        """The GPU interval is the host's enqueue time: the GPU waited for the host, so the figure
+        measures how fast the host enqueues, not GPU time (CUDA events around a blocking call)."""
+        return self.host_p50_ms is not None and self.host_p50_ms >= 0.8 * self.p50
 
     @property
     def p50(self) -> float:
@@ -113,8 +123,6 @@ def time_cpu(fn: Callable[[], Any], warmup: int = 10, iters: int = 100, *, label
 
 # --- timing: CUDA events through cuda-python ------------------------------------------------------
 def _rt() -> Any:
-    from .runtime import _cudart
-
     return _cudart()
 
 
@@ -133,8 +141,6 @@ def time_cuda(fn: Callable[[], Any], stream: Any = None, warmup: int = 10, iters
     reach its boost clock; a kernel that counts cycles then runs measurably longer in the
     first iterations (seen on an H200: 6 % on a 1.5 ms kernel right after idle).
     """
-    from .runtime import cuda_check, stream_handle
-
     if iters < 1 or warmup < 0:
         raise UserError(f"iters must be >= 1 and warmup >= 0 (got iters={iters}, warmup={warmup})")
     rt = _rt()
@@ -147,10 +153,14 @@ def time_cuda(fn: Callable[[], Any], stream: Any = None, warmup: int = 10, iters
         fn()
         cuda_check(rt.cudaStreamSynchronize(s), "cudaStreamSynchronize")
     events = [cuda_check(rt.cudaEventCreate(), "cudaEventCreate") for _ in range(2 * iters)]
+    host: list[int] = []
+    clock = time.perf_counter_ns
     try:
         for i in range(iters):
             cuda_check(rt.cudaEventRecord(events[2 * i], s), "cudaEventRecord")
+            t_host = clock()
             fn()
+            host.append(clock() - t_host)
             cuda_check(rt.cudaEventRecord(events[2 * i + 1], s), "cudaEventRecord")
         cuda_check(rt.cudaEventSynchronize(events[-1]), "cudaEventSynchronize")
         samples = [float(cuda_check(rt.cudaEventElapsedTime(events[2 * i], events[2 * i + 1]),
@@ -158,7 +168,10 @@ def time_cuda(fn: Callable[[], Any], stream: Any = None, warmup: int = 10, iters
     finally:
         for e in events:
             rt.cudaEventDestroy(e)
-    return Timing(np.asarray(samples), "CUDA events", warmup, label, items)
+    t = Timing(np.asarray(samples), "CUDA events", warmup, label, items, float(np.median(host)) / 1e6)
+    if t.host_bound:
+        t.method = "CUDA events, host-bound"
+    return t
 
 
 class CudaGraph:
@@ -170,8 +183,6 @@ class CudaGraph:
     """
 
     def __init__(self, fn: Callable[[], Any], stream: Any) -> None:
-        from .runtime import cuda_check, stream_handle
-
         rt = _rt()
         self.rt, self.stream = rt, stream_handle(stream)
         if self.stream == 0:
@@ -186,8 +197,6 @@ class CudaGraph:
         self.exec = cuda_check(rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
 
     def launch(self) -> None:
-        from .runtime import cuda_check
-
         cuda_check(self.rt.cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
 
     def close(self) -> None:
@@ -207,12 +216,10 @@ def time_cuda_graph(fn: Callable[[], Any], stream: Any, warmup: int = 10, iters:
                     label: str = "", items: int = 1, warmup_s: float = 0.0) -> Timing:
     """Like ``time_cuda``, but ``fn``'s work is captured once into a CUDA graph and replayed."""
     fn()  # one ordinary call first (TensorRT may set things up on the first enqueue)
-    from .runtime import cuda_check, stream_handle
-
     cuda_check(_rt().cudaStreamSynchronize(stream_handle(stream)), "cudaStreamSynchronize")
     with CudaGraph(fn, stream) as graph:
         t = time_cuda(graph.launch, stream, warmup, iters, label=label, items=items, warmup_s=warmup_s)
-    t.method = "CUDA events (CUDA graph)"
+    t.method = "CUDA events (CUDA graph)" + (", host-bound" if t.host_bound else "")
     return t
 
 
@@ -390,8 +397,6 @@ def memory_report(session: Any = None) -> dict[str, Any]:
         out["engine_file_bytes"] = Path(session.path).stat().st_size
         source = getattr(session, "source", None)
         if source is None:
-            from . import runtime
-
             try:
                 source = runtime.source_model(Path(session.path), session.sidecar)
             except UserError:
@@ -401,11 +406,14 @@ def memory_report(session: Any = None) -> dict[str, Any]:
         out["activation_bytes"] = act
         if act is None:
             out["activation_why"] = ("device_memory_size_v2 needs a deserialized engine; "
-                                     f"this session is {session.mode} ({session.why})")
+                                     f"this runner is {session.label} ({session.why})")
     return out
 
 
 # --- throughput and latency of a session ----------------------------------------------------------
+UNSTEADY = 3.0  # rows whose p99 is more than this many times their p50 are flagged
+
+
 @dataclass
 class Row:
     """One batch size of one model: latency percentiles and throughput, with how they were measured."""
@@ -420,10 +428,17 @@ class Row:
     p99_ms: float
     images_per_s: float
     iters: int
+    flags: str = ""  # "host-bound" (measures the host's enqueue, not GPU time); "unsteady" (p99/p50 > 3)
 
     @classmethod
     def of(cls, model: str, mode: str, batch: int, what: str, t: Timing) -> "Row":
-        return cls(model, mode, batch, what, t.method, t.p50, t.p90, t.p99, t.per_second, len(t.samples_ms))
+        flags = []
+        if t.host_bound:
+            flags.append("host-bound")
+        if t.p50 > 0 and t.p99 / t.p50 > UNSTEADY:
+            flags.append(f"unsteady: p99/p50 {t.p99 / t.p50:.1f}")
+        return cls(model, mode, batch, what, t.method, t.p50, t.p90, t.p99, t.per_second, len(t.samples_ms),
+                   "; ".join(flags))
 
 
 def _images(batch: int, shape: Sequence[int], dtype: Any, seed: int = 0, pool: np.ndarray | None = None) -> np.ndarray:
@@ -433,45 +448,39 @@ def _images(batch: int, shape: Sequence[int], dtype: Any, seed: int = 0, pool: n
     return rng.random((batch, *shape[1:]), dtype=np.float32).astype(dtype)
 
 
-def bench_session(session: Any, batches: Iterable[int] = (1, 8, 64), warmup: int = 5, iters: int = 50,
+def bench_session(session: Any, batches: Iterable[int] | None = None, warmup: int = 5, iters: int = 50,
                   images: np.ndarray | None = None, graphs: bool = True, model: str = "engine",
                   max_time_s: float | None = 2.0) -> list[Row]:
-    """Latency and throughput of a ``runtime.Session`` at each batch size.
+    """Latency and throughput of a runner (``runtime.open_runner``) at each batch size.
 
-    On a GPU (``session.mode == "TensorRT"``) three rows per batch: "with copies" (H2D,
-    execute_async_v3, D2H, CUDA events around all three), "compute only" (execute_async_v3
-    alone) and, with ``graphs``, "CUDA graph" (the same enqueue captured and replayed). On the
-    CPU reference one row, "end to end" with perf_counter, labelled CPU reference, stopping
-    after ``max_time_s`` per batch once 5 iterations are timed (the row gives the count).
+    The runner says what can be timed (``runner.stages(x)``): on a GPU "with copies" (H2D,
+    execute_async_v3, D2H) and "compute only" (execute_async_v3 alone), timed with CUDA events,
+    and, with ``graphs``, "CUDA graph" (the same enqueue captured and replayed); on the CPU
+    reference "end to end" with perf_counter, stopping after ``max_time_s`` per batch once 5
+    iterations are timed (the row gives the count). Rows carry the runner's label; a row whose
+    CUDA-event interval is only the host's enqueue time is flagged host-bound, one whose p99 is
+    over 3x its p50 unsteady. ``batches`` None: the batches the engine accepts (``runner.batches()``).
     """
     spec = session.inputs[0]
     rows = []
-    for batch in batches:
+    for batch in (session.batches() if batches is None else batches):
         mb = session.max_batch
         if mb is not None and batch > mb:
             raise UserError(f"batch {batch} is above the engine's profile maximum {mb} for input {spec.name!r}")
         x = _images(batch, spec.shape, spec.dtype, pool=images)
-        if session.on_device:
-            lane = session.lanes[0]
-            rows.append(Row.of(model, session.mode, batch, "with copies",
-                               time_cuda(lambda: session.submit(x, 0), lane.stream, warmup, iters, items=batch,
-                                         warmup_s=0.2)))
-            session.submit(x, 0).wait()  # leaves the input shape set and the input on the device
-            ctx = lane.context
-            rows.append(Row.of(model, session.mode, batch, "compute only",
-                               time_cuda(lambda: ctx.execute_async_v3(lane.stream), lane.stream, warmup, iters,
-                                         items=batch)))
-            if graphs:
+        for stage in session.stages(x):
+            if stage.stream is None:
+                t = time_cpu(stage.fn, warmup=min(warmup, 2), iters=iters, items=batch, max_time_s=max_time_s)
+            else:
+                t = time_cuda(stage.fn, stage.stream, warmup, iters, items=batch,
+                              warmup_s=0.2 if not rows else 0.0)
+            rows.append(Row.of(model, session.label, batch, stage.what, t))
+            if graphs and stage.stream is not None and stage.what == "compute only":
                 try:
-                    t = time_cuda_graph(lambda: ctx.execute_async_v3(lane.stream), lane.stream, warmup, iters,
-                                        items=batch)
-                    rows.append(Row.of(model, session.mode, batch, "CUDA graph", t))
+                    tg = time_cuda_graph(stage.fn, stage.stream, warmup, iters, items=batch)
+                    rows.append(Row.of(model, session.label, batch, "CUDA graph", tg))
                 except Exception as exc:  # some engines cannot be captured; say so, don't hide it
                     print(f"batch {batch}: CUDA graph capture failed ({exc}); no graph row")
-        else:
-            t = time_cpu(lambda: session.infer(x), warmup=min(warmup, 2), iters=iters, items=batch,
-                         max_time_s=max_time_s)
-            rows.append(Row.of(model, session.mode, batch, "end to end", t))
     return rows
 
 
@@ -521,14 +530,13 @@ def rows_table(rows: Sequence[Row]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.model:<12} {r.mode:<20} {r.batch:>5} {r.what:<12} {r.p50_ms:>9.4f} {r.p90_ms:>9.4f} "
-                     f"{r.p99_ms:>9.4f} {r.images_per_s:>10.1f}  {r.method} (n={r.iters})")
+                     f"{r.p99_ms:>9.4f} {r.images_per_s:>10.1f}  {r.method} (n={r.iters})"
+                     + (f"  [{r.flags}]" if r.flags else ""))
     return "\n".join(lines)
 
 
 def environment() -> dict[str, Any]:
     """Where these numbers were measured."""
-    from . import backend
-
     gpus = backend.gpus()
     return {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
             "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -554,8 +562,6 @@ class Report:
                 "accuracy": self.accuracy, "env": self.env}
 
     def to_json(self, path: str | Path) -> Path:
-        from .common import atomic_write
-
         return atomic_write(path, (json.dumps(self.as_dict(), indent=2) + "\n").encode())
 
     def text(self) -> str:
@@ -606,15 +612,17 @@ def parse_batches(text: str) -> list[int]:
     return batches
 
 
-def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup: int = 5, iters: int = 50,
+def bench_engine(engine: str | Path, batches: Sequence[int] | None = None, warmup: int = 5, iters: int = 50,
                  efficiency_s: float = 0.5, images: np.ndarray | None = None,
                  max_time_s: float | None = 2.0, accuracy: bool = True) -> Report:
-    """Everything ``trtlab bench`` prints, for one engine file."""
-    from .runtime import Session
+    """Everything ``trtlab bench`` prints, for one engine file.
 
-    with Session(engine) as s:
+    ``batches`` None: the batches the engine accepts (its fixed batch, or 1, opt and max of its profile)."""
+    with open_runner(engine) as s:
         mb = s.max_batch
-        if mb is not None and s.inputs[0].max_shape is None and any(b != mb for b in batches):
+        if batches is None:
+            batches = s.batches()
+        if s.fixed_batch is not None and any(b != s.fixed_batch for b in batches):
             raise UserError(f"the engine's batch is fixed at {mb} (its model has a static batch dimension, so no "
                             f"optimization profile): use --batch {mb}, or rebuild from a model with a dynamic batch")
         too_big = [b for b in batches if mb is not None and b > mb]
@@ -625,17 +633,10 @@ def bench_engine(engine: str | Path, batches: Sequence[int] = (1, 8, 64), warmup
                              max_time_s=max_time_s)
         b = max(batches)
         x = _images(b, s.inputs[0].shape, s.inputs[0].dtype, pool=images)
-        if s.on_device:
-            stream = s.lanes[0].stream
-            from .runtime import cuda_check
-
-            eff = efficiency(lambda: s.submit(x, 0), b, efficiency_s, gpu=True,
-                             synchronize=lambda: cuda_check(_rt().cudaStreamSynchronize(stream)))
-        else:
-            eff = efficiency(lambda: s.infer(x), b, efficiency_s)
+        eff = efficiency(lambda: s.submit(x, 0), b, efficiency_s, gpu=s.on_gpu, synchronize=s.synchronize)
         mem = memory_report(s)
         acc = mnist_accuracy(s) if accuracy else {"why": "not asked for"}
-        return Report(str(engine), s.mode, s.why, rows, eff, mem, accuracy=acc)
+        return Report(str(engine), s.label, s.why, rows, eff, mem, accuracy=acc)
 
 
 def mnist_accuracy(session: Any) -> dict[str, Any]:
@@ -643,8 +644,6 @@ def mnist_accuracy(session: Any) -> dict[str, Any]:
     spec = session.inputs[0]
     if tuple(spec.shape[1:]) != (1, 28, 28) or spec.dtype != np.float32:
         return {"why": f"input {spec.name!r} is {spec.allowed()}, not an MNIST digit batch (N, 1, 28, 28) float32"}
-    from . import data
-
     mnist = data.load_mnist(prefer="sample")
     logits = session.infer_batches(data.nchw(mnist.x_test))
     return {"top1": top1(logits, mnist.y_test), "n": int(len(mnist.y_test)), "source": mnist.source}

@@ -140,7 +140,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 # --- bench -----------------------------------------------------------------------------
 def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("engine", type=Path, help="an engine file written by trtlab build")
-    p.add_argument("--batch", default="1,8,64", help="comma-separated batch sizes (default 1,8,64)")
+    p.add_argument("--batch", default=None, help="comma-separated batch sizes (default: the batches the engine "
+                   "accepts: its fixed batch, or 1, opt and max of its profile)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the table as JSON")
     p.add_argument("--iters", type=int, default=50, help="timed iterations per batch size (default 50)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up iterations (default 5)")
@@ -149,7 +150,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    batches = bench.parse_batches(args.batch)
+    batches = bench.parse_batches(args.batch) if args.batch is not None else None
     if args.iters < 1 or args.warmup < 0:
         raise UserError(f"--iters must be >= 1 and --warmup >= 0 (got {args.iters}, {args.warmup})")
     if not args.engine.exists():  # a folder: the module says what it is
@@ -240,7 +241,7 @@ Exits 2 when the file is damaged, does not match this TensorRT, or does not fit 
 asked about with --cc; a machine without a GPU alone is not a failure.""",
     "bench": """\
 examples:
-  trtlab bench lenet.engine                        batches 1, 8 and 64
+  trtlab bench lenet.engine                        batches 1, opt and max of its profile
   trtlab bench lenet.engine --batch 1,32 --iters 200 --json bench.json
 
 Batch sizes must lie within the engine's optimization profile. On a machine that cannot run

@@ -8,8 +8,9 @@ Completion is signalled by CUDA events (``record`` after the last copy of a requ
 from __future__ import annotations
 
 import ctypes
+import functools
 from types import ModuleType
-from typing import Any, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 
@@ -99,6 +100,17 @@ class Memory:
         """True when all work queued on ``stream`` has finished."""
         raise NotImplementedError
 
+    # prepared copies: the runner makes them once per buffer and shape, then calls them per request
+    def prepare_htod(self, dst: int, src: np.ndarray, stream: int) -> Callable[[], None]:
+        """A call that copies ``src`` (pinned) to ``dst`` on ``stream``, arguments bound once."""
+        return functools.partial(self.htod, dst, src, stream)
+
+    def prepare_dtoh(self, dst: np.ndarray, src: int, stream: int) -> Callable[[], None]:
+        return functools.partial(self.dtoh, dst, src, stream)
+
+    def prepare_sync(self, stream: int) -> Callable[[], None]:
+        return functools.partial(self.synchronize, stream)
+
     # events: where an implementation has none (a test double), a stream query/sync stands in
     def event(self) -> Any:
         """A CUDA event without timing (cheapest to record), freed on ``close``."""
@@ -180,6 +192,26 @@ class CudaPythonMemory(Memory):
             return False
         cuda_check((err,), "cudaStreamQuery")
         return True
+
+    def _checked(self, call: Callable[..., Any], what: str, *args: Any) -> Callable[[], None]:
+        bound = functools.partial(call, *args)
+
+        def run() -> None:
+            (err,) = bound()
+            if err:
+                cuda_check((err,), what)
+        return run
+
+    def prepare_htod(self, dst: int, src: np.ndarray, stream: int) -> Callable[[], None]:
+        return self._checked(self.rt.cudaMemcpyAsync, "cudaMemcpyAsync(host to device)",
+                             dst, src.ctypes.data, src.nbytes, self._h2d, stream)
+
+    def prepare_dtoh(self, dst: np.ndarray, src: int, stream: int) -> Callable[[], None]:
+        return self._checked(self.rt.cudaMemcpyAsync, "cudaMemcpyAsync(device to host)",
+                             dst.ctypes.data, src, dst.nbytes, self._d2h, stream)
+
+    def prepare_sync(self, stream: int) -> Callable[[], None]:
+        return self._checked(self.rt.cudaStreamSynchronize, "cudaStreamSynchronize", stream)
 
     def event(self) -> Any:
         ev = cuda_check(self.rt.cudaEventCreateWithFlags(self.rt.cudaEventDisableTiming), "cudaEventCreate")
@@ -266,6 +298,15 @@ class PyCudaMemory(Memory):
 
     def query(self, stream: int) -> bool:
         return bool(self._streams[stream].is_done())
+
+    def prepare_htod(self, dst: int, src: np.ndarray, stream: int) -> Callable[[], None]:
+        return functools.partial(self.cuda.memcpy_htod_async, dst, src, self._streams[stream])
+
+    def prepare_dtoh(self, dst: np.ndarray, src: int, stream: int) -> Callable[[], None]:
+        return functools.partial(self.cuda.memcpy_dtoh_async, dst, src, self._streams[stream])
+
+    def prepare_sync(self, stream: int) -> Callable[[], None]:
+        return self._streams[stream].synchronize
 
     def event(self) -> Any:
         return self.cuda.Event(self.cuda.event_flags.DISABLE_TIMING)

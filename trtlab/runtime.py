@@ -463,9 +463,10 @@ class ReferenceRunner(Runner):
 class Slot:
     """One set of I/O buffers of a lane (pinned host + device) and the event of its last request."""
 
-    __slots__ = ("host", "device", "event", "pending")
+    __slots__ = ("host", "device", "event", "pending", "views")
 
     def __init__(self) -> None:
+        self.views: dict[tuple, Any] = {}  # input shapes -> (input views, output views, outputs by name)
         self.host: dict[str, np.ndarray] = {}  # flat pinned arrays, sized for the max shape
         self.device: dict[str, int] = {}
         self.event: Any = None
@@ -484,6 +485,9 @@ class Lane:
     turn: int = 0  # the next slot submit() takes
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input shapes set on the context
     out_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    key: tuple = ()  # the input shapes, in input order: the slots' view cache key
+    sync: Callable[[], None] = lambda: None  # the stream's synchronize, prepared
+    fast_shape: tuple[int, ...] | None = None  # the one ndarray input's shape when nothing needs checking
 
     @property
     def host(self) -> dict[str, np.ndarray]:
@@ -522,9 +526,11 @@ class TensorRTRunner(Runner):
             self._engine = engine
             self.specs = specs_from_engine(engine)
             self._in_names = [s.name for s in self.specs if s.is_input]
+            self._fast_dtype = next(s.dtype for s in self.specs if s.is_input)
             for i in range(contexts):
                 context: trt.IExecutionContext = engine.create_execution_context()
                 lane = Lane(i, context, self._mem.stream())
+                lane.sync = self._mem.prepare_sync(lane.stream)
                 for _ in range(depth):
                     slot = Slot()
                     slot.event = self._mem.event()
@@ -594,39 +600,69 @@ class TensorRTRunner(Runner):
         mem = self._mem
         if mem is None:
             raise UserError(f"this runner on {self.path} is closed")
-        ctx = ln.context
-        if type(x) is np.ndarray and len(self._in_names) == 1 and x.shape == ln.shapes.get(self._in_names[0]) \
-                and x.dtype == self.specs[0].dtype and x.flags.c_contiguous and self.specs[0].is_input:
-            feeds = {self._in_names[0]: x}  # the same shape as last time: already checked and set
+        if type(x) is np.ndarray and x.shape == ln.fast_shape and x.dtype == self._fast_dtype:
+            feeds = None  # one input, the same shape and dtype as last time: checked and set already
         else:
-            feeds = self._feeds(x)
-            changed = False
-            for name, array in feeds.items():
-                shape = tuple(int(d) for d in array.shape)
-                if ln.shapes.get(name) != shape:
-                    if not ctx.set_input_shape(name, shape):
-                        raise UserError(f"input {name!r}: TensorRT refused shape {shape}")
-                    ln.shapes[name] = shape
-                    changed = True
-            if changed:
-                ln.out_shapes = {s.name: dims(ctx.get_tensor_shape(s.name)) for s in self.outputs}
+            feeds = self._set_shapes(ln, x)
         slot = ln.slots[index]
         if slot.pending is not None:  # an earlier request still owns these buffers: finish it first
             slot.pending._detach()
         if ln.bound != index:
             self._bind(ln, index)
-        for name, array in feeds.items():
-            staging = slot.host[name][: array.size].reshape(array.shape)
-            np.copyto(staging, array, casting="no")
-            mem.htod(slot.device[name], staging, ln.stream)
-        if not ctx.execute_async_v3(ln.stream):
+        views = slot.views.get(ln.key)
+        if views is None:
+            views = slot.views[ln.key] = self._views(slot, ln)
+        ins, outs, outputs = views
+        if feeds is None:
+            staging, h2d = ins[0]
+            np.copyto(staging, x, casting="no")
+            h2d()
+        else:
+            for name, (staging, h2d) in zip(self._in_names, ins):
+                np.copyto(staging, feeds[name], casting="no")
+                h2d()
+        if not ln.context.execute_async_v3(ln.stream):
             raise RuntimeError(f"execute_async_v3 failed on lane {ln.index} (see TensorRT's log)")
-        outputs: dict[str, np.ndarray] = {}
+        for d2h in outs:
+            d2h()
+        return slot, outputs
+
+    def _set_shapes(self, ln: Lane, x: Any) -> dict[str, Any]:
+        """Check the inputs, set new shapes on the context; remember the fast case (one ndarray input)."""
+        feeds = self._feeds(x)
+        ctx = ln.context
+        changed = False
+        for name, array in feeds.items():
+            shape = tuple(int(d) for d in array.shape)
+            if ln.shapes.get(name) != shape:
+                if not ctx.set_input_shape(name, shape):
+                    raise UserError(f"input {name!r}: TensorRT refused shape {shape}")
+                ln.shapes[name] = shape
+                changed = True
+        if changed:
+            ln.out_shapes = {s.name: dims(ctx.get_tensor_shape(s.name)) for s in self.outputs}
+            ln.key = tuple(ln.shapes[n] for n in self._in_names)
+        single = len(self._in_names) == 1 and type(x) is np.ndarray
+        ln.fast_shape = ln.shapes[self._in_names[0]] if single else None
+        return feeds
+
+    def _views(self, slot: Slot, ln: Lane) -> tuple[list[tuple[np.ndarray, Callable[[], None]]],
+                                                    list[Callable[[], None]], dict[str, np.ndarray]]:
+        """The slot's buffers shaped for the lane's current shapes, with their copies prepared
+        (made once per shape, then reused by every request of that shape)."""
+        mem = self._mem
+        assert mem is not None
+        ins = []
+        for name in self._in_names:
+            shape = ln.shapes[name]
+            view = slot.host[name][: math.prod(shape)].reshape(shape)
+            ins.append((view, mem.prepare_htod(slot.device[name], view, ln.stream)))
+        outs, outputs = [], {}
         for name, shape in ln.out_shapes.items():
             view = slot.host[name][: math.prod(shape)].reshape(shape)
-            mem.dtoh(view, slot.device[name], ln.stream)
+            outs.append(mem.prepare_dtoh(view, slot.device[name], ln.stream))
             outputs[name] = view
-        return slot, outputs
+        return ins, outs, outputs
 
     def submit(self, x: Any, lane: int | None = None) -> Pending:
         """Enqueue one inference (H2D, execute_async_v3, D2H, an event) on a lane's stream; don't wait.
@@ -641,16 +677,23 @@ class TensorRTRunner(Runner):
         slot.pending = Pending(self._mem, slot, ln.stream, outputs)
         return slot.pending
 
-    def infer_all(self, x: Any, lane: int | None = None) -> dict[str, np.ndarray]:
+    def _run(self, x: Any, lane: int | None) -> dict[str, np.ndarray]:
+        """Enqueue on the slot the context is bound to (when free) and wait: the outputs as views."""
         ln = self.lanes[0] if lane is None and self.lanes else self._lane(lane)
         index = ln.bound if ln.slots[ln.bound].pending is None else ln.turn
         _, outputs = self._enqueue(ln, index, x)
-        self._mem.synchronize(ln.stream)  # type: ignore[union-attr]
-        return {k: v.copy() for k, v in outputs.items()}
+        ln.sync()
+        return outputs
+
+    def infer_all(self, x: Any, lane: int | None = None) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._run(x, lane).items()}
 
     def infer(self, x: Any, lane: int | None = None) -> Any:
-        outs = self.infer_all(x, lane)
-        return next(iter(outs.values())) if len(outs) == 1 else outs
+        outputs = self._run(x, lane)
+        if len(outputs) == 1:
+            for view in outputs.values():
+                return view.copy()
+        return {k: v.copy() for k, v in outputs.items()}
 
     def infer_batches(self, x: np.ndarray, batch: int | None = None) -> np.ndarray:
         """Run a large array in chunks of ``batch`` (default: the profile's max), spread round-robin
@@ -698,6 +741,8 @@ class TensorRTRunner(Runner):
             ln.shapes[name] = shape
             ctx.set_tensor_address(name, lib.pointer(array))
         ln.out_shapes = {s.name: dims(ctx.get_tensor_shape(s.name)) for s in self.outputs}
+        ln.key = tuple(ln.shapes[n] for n in self._in_names)
+        ln.fast_shape = None
         outputs = {}
         for spec in self.outputs:
             out = lib.empty(ln.out_shapes[spec.name], spec.dtype)
