@@ -802,6 +802,13 @@ def inspect(path: str | os.PathLike, trt: ModuleType | None = None, gpu: backend
     return report
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so a sidecar's strings cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def format_inspect(report: dict[str, Any]) -> str:
     """The inspect report as text."""
     lines = [f"engine   {report['engine']}  ({report['size_bytes']} bytes)"]
@@ -848,4 +855,4 @@ def format_inspect(report: dict[str, Any]) -> str:
         lines.append(f"verdict  cannot load on {where}: {v['reasons'][0] if v['reasons'] else 'unknown'}")
         lines.append(f"         file intact: {'yes' if v['intact'] else 'no'}; matches this install: "
                      f"{'yes' if v['compatible'] else 'no'}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
