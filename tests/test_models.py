@@ -1,11 +1,11 @@
-"""trtlab.models and trtlab.network: the LeNet, its weights in TensorRT's layouts, the frozen
+"""trtlab.models and trtlab.lenet: the LeNet, its weights in TensorRT's layouts, the frozen
 graph with the guide's node names, the cached ONNX file."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from trtlab import backend, convert, models, network as trtlab_network, reference
+from trtlab import backend, convert, lenet as trtlab_network, models, reference
 
 RNG = np.random.default_rng(0)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import UserError, atomic_write
+from .common import UserError, atomic_write, fds_to
 
 KERAS_SUFFIXES = (".keras", ".h5")
 # Ops that never make sense as a graph's output when looking for the sinks.
@@ -38,10 +38,37 @@ class Graph:
     kind: str  # "frozen GraphDef", "SavedModel", "Keras model"
 
 
-def _tf():
-    from .models import import_tensorflow  # one place that imports TensorFlow without its C++ chatter
+def import_tensorflow():
+    """Import TensorFlow quietly.
 
-    return import_tensorflow()
+    TensorFlow 2.21's C++ side writes INFO lines (oneDNN, CPU features, "All log messages
+    before absl::InitializeLog() …") straight to file descriptor 2 while it loads, and
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer silences all of them. We point fd 2 at a temporary file
+    for the import only, and replay what it caught if the import fails.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tempfile
+
+    with tempfile.TemporaryFile() as caught:
+        try:
+            with fds_to(caught, (2,)):
+                import tensorflow as tf
+        except BaseException:
+            caught.seek(0)
+            sys.stderr.write(caught.read().decode(errors="replace"))
+            raise
+    # TensorFlow's Python-side deprecation notices (tf2onnx still calls TF1-era helpers) are
+    # noise for a reader; errors still show.
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def _tf():
+    return import_tensorflow()  # one place that imports TensorFlow without its C++ chatter
 
 
 def _tensor(name: str) -> str:

@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .common import artifacts_dir, atomic_write, fds_to
+from . import convert
+from .common import artifacts_dir, atomic_write
+from .convert import import_tensorflow  # noqa: F401  (it lives with the TensorFlow -> ONNX code)
 
 INPUT_NODE = "Placeholder"   # the guide's input node name (TF1's default for tf.placeholder)
 OUTPUT_NODE = "fc2/Relu"     # the guide's output node name (see freeze() for what it holds)
@@ -33,35 +35,6 @@ SEED = 0
 
 # The layer names are the keys of lenet_weights(): "conv1.weight", "fc1.bias", ...
 LAYERS = ("conv1", "conv2", "fc1", "fc2")
-
-
-def import_tensorflow():
-    """Import TensorFlow quietly.
-
-    TensorFlow 2.21's C++ side writes INFO lines (oneDNN, CPU features, "All log messages
-    before absl::InitializeLog() …") straight to file descriptor 2 while it loads, and
-    ``TF_CPP_MIN_LOG_LEVEL`` no longer silences all of them. We point fd 2 at a temporary file
-    for the import only, and replay what it caught if the import fails.
-    """
-    import sys
-
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tempfile
-
-    with tempfile.TemporaryFile() as caught:
-        try:
-            with fds_to(caught, (2,)):
-                import tensorflow as tf
-        except BaseException:
-            caught.seek(0)
-            sys.stderr.write(caught.read().decode(errors="replace"))
-            raise
-    # TensorFlow's Python-side deprecation notices (tf2onnx still calls TF1-era helpers) are
-    # noise for a reader; errors still show.
-    tf.get_logger().setLevel("ERROR")
-    return tf
 
 
 def _keras():
@@ -263,8 +236,6 @@ def lenet_onnx(artifacts: str | os.PathLike | None = None) -> Path:
     """artifacts/lenet.onnx: the frozen LeNet through tf2onnx with an NCHW input
     ``Placeholder:0`` (-1, 1, 28, 28) float32 and output ``fc2/Relu:0`` (-1, 10) logits.
     Trains, freezes and converts whatever is missing; cached."""
-    from . import convert
-
     folder = Path(artifacts) if artifacts is not None else artifacts_dir()
     path = folder / "lenet.onnx"
     if not path.exists():

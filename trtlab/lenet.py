@@ -1,7 +1,10 @@
-"""Fill a TensorRT network definition with LeNet, layer by layer (the guide's 3.2.1, on today's API).
+"""LeNet in a TensorRT network definition, layer by layer (the guide's 3.2.1, on today's API).
+
+(This module was ``trtlab.network``; renamed so it no longer shadows the ``network`` variable
+every sample uses.)
 
     builder = trt.Builder(trtlab.backend.logger(trt))
-    network = builder.create_network(0)                      # explicit batch (the only kind now)
+    network = compat.create_network(builder, trt)            # explicit batch, strongly typed everywhere
     logits = populate_lenet(network, models.lenet_weights(model), trt)
 
 Notebook 02 writes these calls out in its own cells; this helper exists so later chapters can
@@ -16,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, compat
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -85,6 +88,6 @@ def lenet_network(weights: dict[str, np.ndarray], trt: ModuleType | None = None)
     ``trt.Weights`` points at the NumPy arrays, it does not copy them until the build."""
     trt = trt or backend.load()
     builder = trt.Builder(backend.logger(trt))
-    network = builder.create_network(0)
+    network = compat.create_network(builder, trt)  # strongly typed on every backend
     populate_lenet(network, weights, trt)
     return builder, network
