@@ -33,7 +33,8 @@ def test_04_build_engine(run_notebook):
 
 
 def test_05_serialize_engine(run_notebook):
-    rec = run_notebook("05_serialize_engine", MAX_BATCH=8, TRUNCATE_TO=3000).records
+    result = run_notebook("05_serialize_engine", MAX_BATCH=8, TRUNCATE_TO=3000)
+    rec = result.records
     assert rec["plan_bytes"] == rec["engine_bytes"] > 500_000
     assert {"engine", "backend", "version", "targets", "io", "profiles", "options", "source_model"} <= set(rec["sidecar_keys"])
     assert rec["interrupted_save"] == {"exit_status": -9, "unchanged": True, "intact": True, "temp_files_left": 1}
@@ -47,6 +48,8 @@ def test_05_serialize_engine(run_notebook):
     assert "does not run engines on compute capability 9.0" in r["unsupported_cc"]
     assert all(v != "loaded" for v in r.values())
     assert "no sidecar" in rec["missing_sidecar"]["warning"] and rec["missing_sidecar"]["intact"]
+    shown = result.output.read_text() if result.output else ""  # the page shows the warning it promises
+    assert rec["missing_sidecar"]["shown"] and "warning: orphan.engine: no sidecar orphan.engine.json" in shown
     if not backend.gpus():  # this machine: built here, cannot be deserialized here, and says why
         assert rec["can_deserialize_here"] is False
         assert rec["deserialize_reason"] == backend.probe().run_reason

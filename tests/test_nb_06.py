@@ -37,6 +37,12 @@ def test_06_inference(run_notebook):
         got = sorted({r["batch"] for r in rows if r["mode"] == who})
         assert got == [1, 8, 32], (who, got)
     assert all(r["p50_ms"] > 0 and r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] and r["images_per_s"] > 0 for r in rows)
+    # CPU figures: pinned threads, enough runs, the spread flagged, the machine's load beside them
+    assert rec["threads"]["threads"] == 2 and rec["threads"]["tensorflow"] == "pinned before TensorFlow started"
+    assert all(r["iters"] >= 20 for r in rows if r["method"] == "perf_counter")
+    assert all(("unsteady" in r["flags"]) == (r["p99_ms"] > 3 * r["p50_ms"]) for r in rows)
+    load = rec["machine_load"]
+    assert load["after"]["cpus"] >= 1 and (not load["after"]["available"] or load["after"]["load_1m"] >= 0)
     eff = rec["efficiency"]
     assert set(eff) == {mode, "TensorFlow (CPU)", "ONNX Runtime (CPU)"}
     assert eff["TensorFlow (CPU)"]["unit"] == "images/s per CPU core"

@@ -450,7 +450,7 @@ def _images(batch: int, shape: Sequence[int], dtype: Any, seed: int = 0, pool: n
 
 def bench_session(session: Any, batches: Iterable[int] | None = None, warmup: int = 5, iters: int = 50,
                   images: np.ndarray | None = None, graphs: bool = True, model: str = "engine",
-                  max_time_s: float | None = 2.0) -> list[Row]:
+                  max_time_s: float | None = 2.0, min_iters: int = 20) -> list[Row]:
     """Latency and throughput of a runner (``runtime.open_runner``) at each batch size.
 
     The runner says what can be timed (``runner.stages(x)``): on a GPU "with copies" (H2D,
@@ -470,7 +470,8 @@ def bench_session(session: Any, batches: Iterable[int] | None = None, warmup: in
         x = _images(batch, spec.shape, spec.dtype, pool=images)
         for stage in session.stages(x):
             if stage.stream is None:
-                t = time_cpu(stage.fn, warmup=min(warmup, 2), iters=iters, items=batch, max_time_s=max_time_s)
+                t = time_cpu(stage.fn, warmup=min(warmup, 2), iters=iters, items=batch, max_time_s=max_time_s,
+                             min_iters=min_iters)
             else:
                 t = time_cuda(stage.fn, stage.stream, warmup, iters, items=batch,
                               warmup_s=0.2 if not rows else 0.0)
@@ -486,12 +487,14 @@ def bench_session(session: Any, batches: Iterable[int] | None = None, warmup: in
 
 def bench_callable(fn: Callable[[np.ndarray], Any], model: str, mode: str, batches: Iterable[int],
                    shape: Sequence[int], warmup: int = 5, iters: int = 50, images: np.ndarray | None = None,
-                   dtype: Any = np.float32, max_time_s: float | None = 2.0) -> list[Row]:
-    """The same protocol for a baseline on the CPU (TensorFlow, ONNX Runtime): perf_counter, end to end."""
+                   dtype: Any = np.float32, max_time_s: float | None = 2.0, min_iters: int = 20) -> list[Row]:
+    """The same protocol for a baseline on the CPU (TensorFlow, ONNX Runtime): perf_counter, end to end,
+    at least ``min_iters`` timed calls per batch even past ``max_time_s``."""
     rows = []
     for batch in batches:
         x = _images(batch, shape, dtype, pool=images)
-        t = time_cpu(lambda: fn(x), warmup=warmup, iters=iters, items=batch, max_time_s=max_time_s)
+        t = time_cpu(lambda: fn(x), warmup=warmup, iters=iters, items=batch, max_time_s=max_time_s,
+                     min_iters=min_iters)
         rows.append(Row.of(model, mode, batch, "end to end", t))
     return rows
 
@@ -501,8 +504,10 @@ def onnxruntime_fn(onnx_path: str | Path, threads: int | None = None) -> Callabl
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    if threads:
+    if threads:  # pinned: intra-op threads as asked, no inter-op pool, operators run in order
         opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     return lambda x: sess.run(None, {name: x})[0]
@@ -520,6 +525,43 @@ def tensorflow_fn(model: Any, nhwc: bool = True) -> Callable[[np.ndarray], np.nd
         return call(tf.constant(x)).numpy()
 
     return run
+
+
+# --- the conditions of a CPU measurement --------------------------------------------------------
+def pin_threads(threads: int) -> dict[str, Any]:
+    """Pin the CPU baselines' thread pools to ``threads`` and say what was pinned.
+
+    TensorFlow reads ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` when it starts, so call
+    this before TensorFlow is imported (``onnxruntime_fn(path, threads)`` pins ONNX Runtime; NumPy's
+    BLAS keeps the pool it started with)."""
+    import sys
+
+    if threads < 1:
+        raise UserError(f"threads must be at least 1, not {threads}")
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    tf_state = "pinned before TensorFlow started"
+    if "tensorflow" in sys.modules:
+        try:
+            tf = sys.modules["tensorflow"]
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # its runtime is up: the pools cannot change any more
+            tf_state = "TensorFlow had already started: its own thread pools"
+    return {"threads": threads, "cpus": os.cpu_count(), "tensorflow": tf_state,
+            "onnxruntime": f"intra-op {threads}, inter-op 1, sequential (onnxruntime_fn threads=)"}
+
+
+def machine_load() -> dict[str, Any]:
+    """The load average beside the figures: a busy machine makes CPU timings slower and wider."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return {"available": False, "cpus": os.cpu_count()}
+    cpus = os.cpu_count() or 1
+    return {"available": True, "cpus": cpus, "load_1m": round(one, 2), "load_5m": round(five, 2),
+            "load_15m": round(fifteen, 2), "busy": one > 0.5 * cpus}
 
 
 # --- tables, JSON, plots -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from . import backend, compat
+from . import __version__, backend, compat
 from .build import Built
 from .compat import captured_stdout, error_recorder, read_header
 from .common import UserError, output_folder, sha256_file, write_temp
@@ -50,8 +50,6 @@ def _relative(target: Path, start: Path) -> str:
 def make_sidecar(path: Path, built: Built, source_model: str | os.PathLike | None = None,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar dict for ``built`` saved at ``path``."""
-    from . import __version__
-
     source = None
     model = Path(source_model) if source_model is not None else built.source
     if model is not None:

@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import backend, engine_file, reference
+from . import backend, engine_file, parse, reference
 from .common import UserError, sha256_file
 from .compat import dims, np_dtype, parse_dtype
+from .compat import is_input as compat_is_input
 from .cuda_memory import (MEMORY_KINDS, CudaError, CudaPythonMemory, Memory, PyCudaMemory,  # noqa: F401
                           cuda_check, memory, stream_handle)
 
@@ -127,12 +128,10 @@ def _dtype_of(array: Any) -> np.dtype:
 
 def specs_from_engine(engine: "trt.ICudaEngine", profile: int = 0) -> list[TensorSpec]:
     """Every I/O tensor of a deserialized engine, by name (TensorRT 10's API, no bindings)."""
-    from .compat import is_input as _is_input
-
     specs = []
     for i in range(engine.num_io_tensors):
         name = engine.get_tensor_name(i)
-        is_input = _is_input(engine.get_tensor_mode(name))
+        is_input = compat_is_input(engine.get_tensor_mode(name))
         shape = dims(engine.get_tensor_shape(name))
         spec = TensorSpec(name, "input" if is_input else "output", shape, np_dtype(engine.get_tensor_dtype(name)))
         if is_input and any(d < 0 for d in shape):
@@ -232,6 +231,7 @@ class Runner:
     specs: list[TensorSpec]
     memory_kind: str | None = None
     on_gpu: bool = False  # the work runs on a GPU (CUDA streams and events time it)
+    caveat: str = ""  # what a reader must know about figures from this runner (printed beside them)
     _closed: bool = False
 
     # -- what it runs ---------------------------------------------------------------------------
@@ -384,11 +384,11 @@ class ReferenceRunner(Runner):
 
     label = CPU_REFERENCE
     memory_kind = None
+    caveat = ("The 'CPU reference' rows time trtlab.reference, a NumPy interpreter of the network: they show "
+              "the reference works, not how fast TensorRT is.")
 
     def __init__(self, engine_path: str | Path, sidecar: Any = None, why: str = "", *,
                  reference_batch: int = 512) -> None:
-        from . import parse
-
         self.path = Path(engine_path)
         self.sidecar = sidecar if sidecar is not None else engine_file.read_sidecar(self.path)
         self.why = why
@@ -507,6 +507,8 @@ class TensorRTRunner(Runner):
     stream with ``depth`` sets of buffers (requests in flight per lane)."""
 
     on_gpu = True
+    caveat = ("Engine rows are TensorRT on this GPU: 'with copies' includes H2D and D2H, 'compute only' is "
+              "execute_async_v3 alone; a row flagged host-bound measures the host's enqueue, not GPU time.")
 
     def __init__(self, engine: Any, *, contexts: int = 1, memory: "str | Memory" = "cuda-python", device: int = 0,
                  depth: int = DEPTH, label: str = TENSORRT, path: str | Path = "<engine>", sidecar: Any = None,

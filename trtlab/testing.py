@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import build, engine_file
 from .cuda_memory import Memory
 
 STANDIN_LABEL = "stand-in engine, not TensorRT"
@@ -225,8 +226,6 @@ def make_engine(folder: Path, max_batch: int = 8, batch: int | str = "N") -> Pat
     """The tiny model built and saved as ``folder/tiny.engine`` (+ sidecar).
 
     ``batch``: an int makes the ONNX batch dimension static (no optimization profile)."""
-    from . import build, engine_file
-
     onnx_path = make_onnx(folder / "tiny.onnx", batch)
     built = build.build_onnx(onnx_path, build.BuildOptions(max_batch=max_batch, opt_batch=max_batch))
     return engine_file.save(folder / "tiny.engine", built)
