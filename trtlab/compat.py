@@ -35,7 +35,9 @@ from .common import UserError, fds_to
 
 
 def name_of(trt: ModuleType) -> str:
-    """``"tensorrt"``, ``"tensorrt_rtx"`` or ``"tensorrt_lean"``."""
+    """``"tensorrt"``, ``"tensorrt_rtx"`` or ``"tensorrt_lean"`` (``backend.name_of`` counts lean as tensorrt)."""
+    if trt.__name__.startswith("tensorrt_lean"):
+        return "tensorrt_lean"
     return backend.name_of(trt)
 
 
