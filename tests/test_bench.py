@@ -147,6 +147,10 @@ def test_engine_with_a_static_batch(tmp_path, capsys):
         "trtlab bench: error: the engine's batch is fixed at 4 (its model has a static batch dimension, so no "
         "optimization profile): use --batch 4, or rebuild from a model with a dynamic batch")
     assert cli.main(["bench", str(static), "--batch", "4", "--iters", "2", "--warmup", "0"]) == 0
+    capsys.readouterr()
+    assert cli.main(["bench", str(static), "--iters", "2", "--warmup", "0"]) == 0  # no --batch: its fixed batch
+    table = capsys.readouterr().out
+    assert "     4 end to end" in table and "     1 end to end" not in table
     x = np.random.default_rng(1).random((10, 4), dtype=np.float32)
     with Session(static) as s:
         np.testing.assert_allclose(s.infer_batches(x), tiny_engine.expected(x), rtol=1e-5, atol=1e-6)

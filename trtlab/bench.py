@@ -470,8 +470,8 @@ def bench_session(session: Any, batches: Iterable[int] | None = None, warmup: in
         x = _images(batch, spec.shape, spec.dtype, pool=images)
         for stage in session.stages(x):
             if stage.stream is None:
-                t = time_cpu(stage.fn, warmup=min(warmup, 2), iters=iters, items=batch, max_time_s=max_time_s,
-                             min_iters=min_iters)
+                t = time_cpu(stage.fn, warmup=min(warmup, 2), iters=max(iters, min_iters), items=batch,
+                             max_time_s=max_time_s, min_iters=min_iters)
             else:
                 t = time_cuda(stage.fn, stage.stream, warmup, iters, items=batch,
                               warmup_s=0.2 if not rows else 0.0)
@@ -493,7 +493,7 @@ def bench_callable(fn: Callable[[np.ndarray], Any], model: str, mode: str, batch
     rows = []
     for batch in batches:
         x = _images(batch, shape, dtype, pool=images)
-        t = time_cpu(lambda: fn(x), warmup=warmup, iters=iters, items=batch, max_time_s=max_time_s,
+        t = time_cpu(lambda: fn(x), warmup=warmup, iters=max(iters, min_iters), items=batch, max_time_s=max_time_s,
                      min_iters=min_iters)
         rows.append(Row.of(model, mode, batch, "end to end", t))
     return rows
