@@ -1,4 +1,4 @@
-"""Type-check trtlab/runtime.py with mypy against the tensorrt-stubs package.
+"""Type-check trtlab/runtime.py, cuda_memory.py and compat.py with mypy against the tensorrt-stubs package.
 
     python benchmarks/typecheck_runtime.py            # exit status is mypy's
 
@@ -62,7 +62,8 @@ def main() -> int:
                        f"[mypy-{','.join(UNTYPED)}]\nignore_missing_imports = True\n"
                        # the stubs' own flaws (`bool` shadowed, `capsule` undefined…) are not ours
                        "[mypy-tensorrt,tensorrt.*,tensorrt_bindings,tensorrt_bindings.*]\nignore_errors = True\n")
-        cmd = [sys.executable, "-m", "mypy", "--config-file", str(cfg), "trtlab/runtime.py"]
+        cmd = [sys.executable, "-m", "mypy", "--config-file", str(cfg), "trtlab/runtime.py", "trtlab/cuda_memory.py",
+               "trtlab/compat.py"]
         return subprocess.call(cmd, cwd=ROOT, env={"MYPYPATH": str(stubs), "PATH": "/usr/bin:/bin"})
 
 

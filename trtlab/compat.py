@@ -179,7 +179,7 @@ def error_recorder(trt: ModuleType) -> Any:
     key = name_of(trt)
     cls = _RECORDER_CLASSES.get(key)
     if cls is None:
-        class Recorder(trt.IErrorRecorder):  # type: ignore[misc,name-defined]
+        class Recorder(trt.IErrorRecorder):  # type: ignore[name-defined]
             def __init__(self) -> None:
                 trt.IErrorRecorder.__init__(self)
                 self.errors: list[tuple[Any, str]] = []
