@@ -97,6 +97,7 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
         raise UserError(f"{path} is the model the engine was built from: saving there would overwrite it; "
                         f"give the engine another name (e.g. {path.with_suffix('.engine').name})")
     sidecar = make_sidecar(path, built, source_model, extra)
+    Sidecar.from_dict(sidecar, side.name)  # what is written must read back through the same schema
     output_folder(path.parent)
     tmp_engine = tmp_side = None
     replaced = False
@@ -256,7 +257,7 @@ class Sidecar:
                 try:
                     compat.parse_dtype(dtype)
                 except UserError:
-                    if dtype.lower() not in ("bfloat16", "bf16", "fp8", "int4", "fp4"):
+                    if dtype.lower() not in ("bfloat16", "bf16", "fp8", "int4", "fp4", "e8m0"):
                         problems.append(f"'io[{i}].dtype' {_clip(dtype)} is not a tensor type")
             shape = _shape(t.get("shape"), f"'io[{i}].shape'", problems)
             if tname is not None and shape is not None:
