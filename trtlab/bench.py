@@ -582,7 +582,7 @@ def environment() -> dict[str, Any]:
     gpus = backend.gpus()
     return {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
             "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "python": platform.python_version(), "gpu": gpus[0].name if gpus else None}
+            "python": platform.python_version(), "gpu": gpus[0].name if gpus else None, "load": machine_load()}
 
 
 @dataclass
@@ -613,6 +613,11 @@ class Report:
                          f"({self.why}); its source ONNX model was evaluated by trtlab.reference. ***")
         lines.append(f"engine: {self.engine}   runs on: {self.mode}   machine: {self.env.get('cpu')} "
                      f"({self.env.get('cpu_cores')} cores), GPU: {self.env.get('gpu') or 'none'}")
+        load = self.env.get("load") or {}
+        if load.get("available"):
+            lines.append(f"load average (1 min) {load['load_1m']} on {load['cpus']} CPUs"
+                         + (": a busy machine, CPU figures are slower and wider than on an idle one" if load["busy"]
+                            else ""))
         lines.append("")
         lines.append("latency and throughput")
         lines.append(rows_table(self.rows))
