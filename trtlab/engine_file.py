@@ -28,8 +28,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import __version__, backend, compat
-from .build import Built
-from .compat import captured_stdout, error_recorder, read_header
+from .build import Built, captured_stdout, error_recorder, read_header
 from .common import UserError, output_folder, sha256_file, write_temp
 
 FORMAT = "trtlab-engine/1"
@@ -56,7 +55,7 @@ def make_sidecar(path: Path, built: Built, source_model: str | os.PathLike | Non
         model = Path(model)
         source = {"path": _relative(model, path.parent), "sha256": sha256_file(model) if model.is_file() else None}
     gpus = backend.gpus()
-    return {
+    data = {
         "format": FORMAT,
         "trtlab": __version__,
         "engine": {"file": path.name, "size": built.size, "sha256": built.sha256},
@@ -74,6 +73,8 @@ def make_sidecar(path: Path, built: Built, source_model: str | os.PathLike | Non
         "source_model": source,
         "extra": extra or {},
     }
+    Sidecar.from_dict(data, sidecar_path(path).name)  # what is written must read back through the same schema
+    return data
 
 
 def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike | None = None,
@@ -97,7 +98,6 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
         raise UserError(f"{path} is the model the engine was built from: saving there would overwrite it; "
                         f"give the engine another name (e.g. {path.with_suffix('.engine').name})")
     sidecar = make_sidecar(path, built, source_model, extra)
-    Sidecar.from_dict(sidecar, side.name)  # what is written must read back through the same schema
     output_folder(path.parent)
     tmp_engine = tmp_side = None
     replaced = False
