@@ -32,13 +32,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
-from . import backend
-from .common import UserError, atomic_write
 from .compat import (RTX_CC_BITS, RTX_MAGIC, captured_stdout, dims, dtype_name, error_recorder,  # noqa: F401
-                     is_strongly_typed, read_header, short_error)
+                     is_strongly_typed, read_header, short_error)  # backend differences live in compat
 from .parse import parse_onnx as _parse_onnx
+from . import backend
+from .common import UserError, atomic_write, fds_to
 
 # TensorRT-RTX ahead-of-time targets: the names a user writes -> ComputeCapability members.
 CC_NAMES = {"7.5": "SM75", "8.0": "SM80", "8.6": "SM86", "8.9": "SM89", "12.0": "SM120", "12.1": "SM121",
