@@ -234,6 +234,3 @@ def read_header(data: bytes) -> dict[str, Any] | None:
             "version": f"{major}.{minor}.{patch}", "compute_capabilities": ccs,
             "unknown_target_bits": unknown}
 
-
-def shape_text(shape: Sequence[int]) -> str:
-    return "(" + ", ".join(str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")"
