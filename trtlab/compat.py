@@ -233,4 +233,3 @@ def read_header(data: bytes) -> dict[str, Any] | None:
     return {"format": "tensorrt_rtx plan (observed layout, undocumented)", "declared_size": total,
             "version": f"{major}.{minor}.{patch}", "compute_capabilities": ccs,
             "unknown_target_bits": unknown}
-
