@@ -268,13 +268,14 @@ class Runner:
         return int(first.shape[0]) if first.max_shape is None and first.shape and first.shape[0] >= 0 else None
 
     def batches(self) -> list[int]:
-        """The batch sizes worth measuring: the fixed batch, or 1, opt and max of the profile."""
+        """The batch sizes worth measuring: the fixed batch, or min (1 for most profiles), opt and max of
+        the profile."""
         first = self.inputs[0]
         if first.max_shape is None:
             return [self.fixed_batch or 1]
-        opt = first.opt_shape[0] if first.opt_shape is not None else first.max_shape[0]
-        return sorted({int(first.min_shape[0]) if first.min_shape else 1, 1, int(opt), int(first.max_shape[0])}
-                      - {0})
+        low = int(first.min_shape[0]) if first.min_shape is not None else 1
+        opt = int(first.opt_shape[0]) if first.opt_shape is not None else int(first.max_shape[0])
+        return sorted({max(low, 1), opt, int(first.max_shape[0])})
 
     @property
     def lane_count(self) -> int:
