@@ -43,6 +43,7 @@ from . import backend, engine_file, parse, reference
 from .common import UserError, sha256_file
 from .compat import dims, np_dtype, parse_dtype
 from .compat import is_input as compat_is_input
+from .cuda_memory import memory as _make_memory  # the parameter named memory shadows it below
 from .cuda_memory import (MEMORY_KINDS, CudaError, CudaPythonMemory, Memory, PyCudaMemory,  # noqa: F401
                           cuda_check, memory, stream_handle)
 
@@ -523,7 +524,7 @@ class TensorRTRunner(Runner):
         self._engine: Any = None
         self._mem: Memory | None = None
         self.memory_kind = memory if isinstance(memory, str) else getattr(memory, "name", type(memory).__name__)
-        self._mem = globals()["memory"](memory, device) if isinstance(memory, str) else memory
+        self._mem = _make_memory(memory, device) if isinstance(memory, str) else memory
         try:
             engine = engine() if callable(engine) and not hasattr(engine, "create_execution_context") else engine
             self._engine = engine
