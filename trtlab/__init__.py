@@ -20,7 +20,7 @@ from .recorder import record
 __version__ = "0.1.0"
 __all__ = ["backend", "record", "artifacts_dir", "UserError", "__version__"]
 
-_SUBMODULES = {"bench", "book", "build", "common", "compare", "convert", "data", "engine_file", "env", "migrate",
+_SUBMODULES = {"bench", "book", "build", "common", "compare", "convert", "data", "engine_file", "engine_tools", "env", "migrate",
                "models", "network", "parse", "recorder", "reference", "runtime", "site", "widgets"}
 
 
