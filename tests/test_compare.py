@@ -170,3 +170,15 @@ def test_corrupt_engine_is_one_line_exit_2(engine, tmp_path, capsys):
     (tmp_path / "cut.engine.json").write_text(engine_file.sidecar_path(engine).read_text())
     code, out, err = run_cli([cut, engine], capsys)
     assert code == 2 and err.count("\n") == 1 and "truncated" in err, err
+
+
+def test_outputs_whose_shapes_differ_at_run_time_fail(models, tmp_path, capsys):
+    # declared (N, 10) in both, but B really returns (N, 5): a FAIL with a note, not a crash
+    m = onnx.load(models["fp32"])
+    m.graph.node[-1].output[0] = "full"
+    m.graph.node.append(helper.make_node("Slice", ["full", "s0", "s1", "ax"], ["logits"]))
+    m.graph.initializer.extend([numpy_helper.from_array(np.array([0]), "s0"), numpy_helper.from_array(np.array([5]), "s1"),
+                                numpy_helper.from_array(np.array([1]), "ax")])
+    onnx.save(m, tmp_path / "half.onnx")
+    code, out, err = run_cli([models["fp32"], tmp_path / "half.onnx"], capsys)
+    assert code == 1 and "FAIL" in out and "has shape (8, 10) in A but (8, 5) in B" in out, out + err

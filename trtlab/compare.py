@@ -440,6 +440,12 @@ def _compare(a: Any, b: Any, inputs: Any, atol: float, rtol: float, runner: str,
         [by_pair] = list(accuracy)  # one AccuracyResult per compare function: one here
         verdicts = by_pair[(runners[0].name, runners[1].name)]
         for out in side_a.outputs:
+            shapes_a = [np.shape(it[out.name]) for it in iters_a]
+            shapes_b = [np.shape(it[out.name]) for it in iters_b]
+            if shapes_a != shapes_b:  # Polygraphy fails it too; there is no element-wise error to report
+                report.notes.append(f"output {out.name!r} has shape {shapes_a[0]} in A but {shapes_b[0]} in B")
+                report.outputs.append(OutputResult(out.name, tuple(shapes_a[0]), math.nan, math.nan, 0, 0, False))
+                continue
             xs = np.concatenate([np.asarray(it[out.name], dtype=np.float64).ravel() for it in iters_a])
             ys = np.concatenate([np.asarray(it[out.name], dtype=np.float64).ravel() for it in iters_b])
             absdiff = np.abs(xs - ys)
