@@ -182,3 +182,9 @@ def test_outputs_whose_shapes_differ_at_run_time_fail(models, tmp_path, capsys):
     onnx.save(m, tmp_path / "half.onnx")
     code, out, err = run_cli([models["fp32"], tmp_path / "half.onnx"], capsys)
     assert code == 1 and "FAIL" in out and "has shape (8, 10) in A but (8, 5) in B" in out, out + err
+
+
+def test_inputs_outside_the_engines_profile_are_refused(models, engine, tmp_path, capsys):
+    np.savez(tmp_path / "big.npz", x=np.zeros((9, 1, 28, 28), np.float32))  # the engine's profile stops at 8
+    code, out, err = run_cli([engine, models["fp32"], "--inputs", tmp_path / "big.npz"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "outside the engine's optimization profile" in err, err
