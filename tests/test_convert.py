@@ -53,7 +53,7 @@ def test_frozen_graph_finds_its_ends(sources, lenet, tmp_path, capsys):
     out_path = tmp_path / "lenet.onnx"
     code, out, err = _cli(capsys, sources["pb"], "-o", out_path)
     assert code == 0, err
-    assert "Placeholder:0" in out and "fc2/Relu:0" in out and f"wrote {out_path}" in out
+    assert "Placeholder:0" in out and "logits:0" in out and f"wrote {out_path}" in out
     x = RNG.random((4, 28, 28, 1), dtype=np.float32)
     inp, y = _run_onnx(out_path, x)
     assert inp.name == "Placeholder:0" and inp.shape[1:] == [28, 28, 1]
@@ -62,7 +62,7 @@ def test_frozen_graph_finds_its_ends(sources, lenet, tmp_path, capsys):
 
 def test_frozen_graph_nchw_and_named_ends(sources, lenet, tmp_path, capsys):
     out_path = tmp_path / "lenet_nchw.onnx"
-    code, out, err = _cli(capsys, sources["pb"], "--inputs", "Placeholder", "--outputs", "fc2/Relu:0",
+    code, out, err = _cli(capsys, sources["pb"], "--inputs", "Placeholder", "--outputs", "logits:0",
                           "--nchw", "-o", out_path)
     assert code == 0, err
     x = RNG.random((3, 28, 28, 1), dtype=np.float32)
@@ -160,8 +160,8 @@ def test_opset_out_of_range(opset, sources, capsys, tmp_path):
 
 
 def test_unknown_node_names(sources, capsys, tmp_path):
-    line = _bad(capsys, tmp_path, sources["pb"], "--outputs", "fc2/relu")
-    assert "--outputs: no node named 'fc2/relu' (did you mean 'fc2/Relu'?)" in line
+    line = _bad(capsys, tmp_path, sources["pb"], "--outputs", "Logits")
+    assert "--outputs: no node named 'Logits' (did you mean 'logits'?)" in line
     line = _bad(capsys, tmp_path, sources["pb"], "--inputs", "input_1")
     assert "--inputs: no node named 'input_1'" in line
 

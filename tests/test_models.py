@@ -86,11 +86,12 @@ def test_frozen_graph_has_the_guides_names(untrained, images, tmp_path):
     graph_def = convert.read_graph_def(path)
     nodes = {n.name: n.op for n in graph_def.node}
     assert nodes["Placeholder"] == "Placeholder"
-    assert "fc2/Relu" in nodes and "Identity" not in nodes  # tf.function's return node pruned
-    assert convert.graph_ends(graph_def) == (["Placeholder:0"], ["fc2/Relu:0"])
+    assert nodes["logits"] == "Identity" and "fc2/Relu" not in nodes  # named for what it holds
+    assert "Identity" not in nodes  # tf.function's own return node (named Identity) pruned
+    assert convert.graph_ends(graph_def) == (["Placeholder:0"], ["logits:0"])
     # the frozen graph computes what the model computes
     fn = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-    run = fn.prune(fn.graph.get_tensor_by_name("Placeholder:0"), fn.graph.get_tensor_by_name("fc2/Relu:0"))
+    run = fn.prune(fn.graph.get_tensor_by_name("Placeholder:0"), fn.graph.get_tensor_by_name("logits:0"))
     np.testing.assert_allclose(run(tf.constant(images)).numpy(), models.tf_logits(untrained, images), atol=1e-5)
 
 
@@ -121,7 +122,7 @@ def test_lenet_onnx(shared_artifacts):
     [inp], [out] = graph.input, graph.output
     dims = [d.dim_value or d.dim_param for d in inp.type.tensor_type.shape.dim]
     assert inp.name == "Placeholder:0" and dims[1:] == [1, 28, 28] and isinstance(dims[0], str)
-    assert out.name == "fc2/Relu:0" and out.type.tensor_type.shape.dim[1].dim_value == 10
+    assert out.name == "logits:0" and out.type.tensor_type.shape.dim[1].dim_value == 10
     model = models.trained_lenet(artifacts=shared_artifacts)
     x = RNG.random((8, 28, 28, 1), dtype=np.float32)
     got = ort.InferenceSession(str(path)).run(None, {"Placeholder:0": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0]

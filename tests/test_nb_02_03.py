@@ -30,10 +30,17 @@ def test_03_parse_tensorflow_model(run_notebook):
     rec = run_notebook("03_parse_tensorflow_model", MAX_BATCH=16).records
     assert rec["uff_parser_present"] is False
     assert rec["tf_accuracy"] >= 0.97
-    assert rec["pb_inputs"] == ["Placeholder:0"] and rec["pb_outputs"] == ["fc2/Relu:0"]
+    assert rec["pb_inputs"] == ["Placeholder:0"] and rec["pb_outputs"] == ["logits:0"]
     assert rec["cli_exit_status"] == 0 and rec["cli_bad_exit_status"] == 2
-    assert rec["network_inputs"] == ["Placeholder:0"] and rec["network_outputs"] == ["fc2/Relu:0"]
+    assert rec["network_inputs"] == ["Placeholder:0"] and rec["network_outputs"] == ["logits:0"]
     assert rec["parsed_layers"] > 15
+    # surgeon sanitize --fold-constants (issue 14): nothing folds while the batch is dynamic; a frozen batch
+    # or a (-1, features) target shape removes the shape arithmetic; no logit changes
+    parsed, folded, fixed, static = rec["fold_rows"]
+    assert parsed["layers"] == rec["parsed_layers"] and folded["layers"] == parsed["layers"]
+    assert fixed["batch"] == "16" and fixed["layers"] < parsed["layers"] and fixed["onnx_nodes"] < parsed["onnx_nodes"]
+    assert static["batch"] == "dynamic" and static["layers"] == fixed["layers"]
+    assert all(r["max_abs_diff"] <= 1e-5 for r in rec["fold_rows"])
     assert rec["max_abs_error"] <= 1e-4
     assert rec["argmax_agreement"] == 1.0
     assert rec["parse_errors"]["lenet_truncated.onnx"] == ["MODEL_DESERIALIZE_FAILED"]

@@ -30,6 +30,33 @@ def test_04_build_engine(run_notebook):
         assert rec["aot_targets"] == ["SM86", "SM89", "SM120"]
         assert {"8.6", "8.9", "12.0"} <= set(rec["default_targets"])
         assert rec["timing_cache_written"] is False and rec["has_runtime_cache_api"] is True
+    # issue 14: strong typing, profiles with a dynamic height/width, their errors, the workspace, targets
+    typed = rec["strong_typing"]
+    if RTX:  # always strongly typed; on 10.x create_network(0) is weakly typed and the flag makes it strong
+        assert typed["NetworkDefinitionCreationFlag.STRONGLY_TYPED exists"] is True
+        assert typed["create_network(0) is strongly typed"] is True
+    elif typed["NetworkDefinitionCreationFlag.STRONGLY_TYPED exists"]:
+        assert typed["create_network(1 << STRONGLY_TYPED) is strongly typed"] is True
+    one, two = rec["profile_builds"]
+    assert (one["profiles"], two["profiles"]) == (1, 2) and 0 < one["bytes"] < two["bytes"]
+    errors = rec["profile_errors"]
+    assert "MIN<=OPT<=MAX" in errors["min > opt (batch 8 .. opt 1)"][0]
+    assert "MIN<=OPT<=MAX" in errors["opt > max (opt 8, max 4)"][0]
+    assert "Dimension mismatch for tensor x" in errors["3 channels for a 1-channel input"][0]
+    assert rec["profile_fixed_bytes"] == one["bytes"]
+    ws = {r["limit_bytes"]: r for r in rec["workspace_rows"]}
+    assert ws[None]["built"] and ws[1 << 30]["built"] and ws[1 << 30]["bytes"] == ws[None]["bytes"]
+    assert not ws[0]["built"] and "workspace" in ws[0]["message"]
+    assert not ws[1 << 20]["built"] and ws[1 << 20]["message"]
+    targets = {r["target"]: r for r in rec["target_rows"]}
+    if RTX:
+        assert "Turing" in targets["7.5"]["error"] and targets["7.5"]["bytes"] is None
+        assert targets["7.5 (FP16 model)"]["in_plan"] == ["7.5"] and targets["7.5 (FP16 model)"]["bytes"] > 0
+        for cc in ("8.0", "8.6", "8.9", "12.0"):
+            assert targets[cc]["in_plan"] == [cc] and 500_000 < targets[cc]["bytes"] < 20_000_000
+        assert abs(targets["8.9 (polygraphy convert)"]["bytes"] - targets["8.9"]["bytes"]) < 0.05 * targets["8.9"]["bytes"]
+    else:
+        assert targets == {}
 
 
 def test_05_serialize_engine(run_notebook):

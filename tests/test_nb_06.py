@@ -59,3 +59,10 @@ def test_06_inference(run_notebook):
         assert not any(r["mode"] == "TensorRT" for r in rows)
     d = rec["digit"]
     assert d["mode"] == mode and 0 <= d["predicted"] <= 9 and d["index"] == 5
+    # the appended section (issue 14): execute_v2 / IProfiler / IEngineInspector, or one line why not
+    tools = rec["engine_tools"]
+    assert tools["ran"] is caps.can_run
+    if caps.can_run:
+        assert tools["outputs_equal"] is True and tools["profiled_layers"] > 0 and tools["inspected_layers"] > 0
+    else:
+        assert tools["why"] == caps.run_reason

@@ -34,15 +34,6 @@ def test_12_frameworks(run_notebook):
     assert rec["ort_vs_tf_agreement"] == 1.0
 
 
-def test_13_troubleshooting(run_notebook):
-    rec = run_notebook("13_troubleshooting").records
-    assert rec["no_profile_build_failed"] is True
-    assert rec["bad_profile_build_failed"] is True
-    assert rec["parser_errors"] == 1
-    assert rec["deserialized_here"] is False
-    assert rec["polygraphy_ok"] is True
-
-
 def test_11_deployment(run_notebook):
     rec = run_notebook("11_deployment", MAX_BATCH=16).records
     assert rec["inspect_exit_code"] == 0          # inspect reports; it does not fail on a foreign machine

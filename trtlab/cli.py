@@ -21,6 +21,7 @@ The workbook, in order:
   trtlab build lenet.onnx -o lenet.engine        ONNX -> engine + JSON sidecar
   trtlab inspect lenet.engine     what the engine holds and whether it runs here
   trtlab bench lenet.engine       throughput, latency, efficiency, accuracy, memory
+  trtlab compare lenet.onnx lenet.engine         the same inputs through both; errors per output
   trtlab migrate my_trt7_script.py               legacy TensorRT calls and their replacements
   trtlab lab                      open the notebooks in JupyterLab
 """
@@ -172,6 +173,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- compare ---------------------------------------------------------------------------
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", type=Path, metavar="A", help="an ONNX model or an engine file written by trtlab build")
+    p.add_argument("b", type=Path, metavar="B", help="the same; relative errors are measured against B")
+    p.add_argument("--inputs", type=Path, metavar="FILE.npz", help="the inputs, one named array per model input "
+                   "(default: Polygraphy's seeded DataLoader, batch 8)")
+    p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
+    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
+    p.add_argument("--runner", choices=["onnxrt", "reference"], default="onnxrt",
+                   help="what runs an ONNX model: ONNX Runtime or trtlab's CPU reference (default onnxrt)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import compare
+
+    report = compare.compare(args.a, args.b, inputs=args.inputs, atol=args.atol, rtol=args.rtol, runner=args.runner)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
+    return report.exit_code
+
+
 # --- migrate ---------------------------------------------------------------------------
 def _migrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py/.ipynb files or folders")
@@ -246,6 +268,16 @@ examples:
 
 Batch sizes must lie within the engine's optimization profile. On a machine that cannot run
 the engine, the same network runs on the CPU reference, labelled as such, never as TensorRT.""",
+    "compare": """\
+examples:
+  trtlab compare lenet.onnx lenet.onnx                       identical: every error 0, exit 0
+  trtlab compare lenet.onnx lenet_fp16.engine --atol 1e-2 --rtol 1e-2
+  trtlab compare a.onnx b.onnx --inputs golden_inputs.npz --runner reference
+
+An element fails when |A-B| > atol and |A-B|/|B| > rtol (Polygraphy's elementwise check).
+Exit status: 0 within tolerance, 1 beyond it, 2 bad input (missing or corrupt file, inputs or
+outputs that differ by name, shape or dtype, an inputs file lacking a tensor). An engine that
+cannot run here is replaced by its source model on the CPU reference, and the report says so.""",
     "migrate": """\
 examples:
   trtlab migrate my_trt7_script.py         each legacy call, its replacement and the version that removed it
@@ -271,6 +303,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
     ("build", "ONNX -> TensorRT engine file with a JSON sidecar", _build_args, cmd_build),
     ("inspect", "what an engine file holds and whether it can run on this machine", _inspect_args, cmd_inspect),
     ("bench", "the five metrics of chapter 1 for one engine", _bench_args, cmd_bench),
+    ("compare", "run two ONNX models/engines on the same inputs and compare their outputs (Polygraphy)",
+     _compare_args, cmd_compare),
     ("migrate", "find legacy TensorRT 5-8 calls in .py/.ipynb files and say what replaces them",
      _migrate_args, cmd_migrate),
     ("lab", "open the notebooks in JupyterLab", _lab_args, cmd_lab),

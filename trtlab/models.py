@@ -2,7 +2,7 @@
 
     model = trained_lenet()            # artifacts/lenet.keras, trained once, then cached
     weights = lenet_weights(model)     # name -> array in TensorRT's layouts (KCRS, out x in)
-    pb = freeze(model, "lenet.pb")     # frozen GraphDef: input `Placeholder`, output `fc2/Relu`
+    pb = freeze(model, "lenet.pb")     # frozen GraphDef: input `Placeholder`, output `logits`
     onnx_path = lenet_onnx()           # artifacts/lenet.onnx, NCHW input, everything made if missing
 
 The network (chapter 3.2 of the guide):
@@ -28,7 +28,7 @@ from .common import artifacts_dir, atomic_write
 from .convert import import_tensorflow  # noqa: F401  (it lives with the TensorFlow -> ONNX code)
 
 INPUT_NODE = "Placeholder"   # the guide's input node name (TF1's default for tf.placeholder)
-OUTPUT_NODE = "fc2/Relu"     # the guide's output node name (see freeze() for what it holds)
+OUTPUT_NODE = "logits"       # named for what it holds (the guide's was "fc2/Relu": see freeze())
 INPUT_SHAPE_NHWC = (28, 28, 1)
 NUM_CLASSES = 10
 SEED = 0
@@ -176,12 +176,14 @@ def lenet_weights(model: Any) -> dict[str, np.ndarray]:
 # --- frozen GraphDef (the guide's .pb) --------------------------------------------------------
 def frozen_graph_def(model: Any) -> Any:
     """The model as a frozen ``tf.compat.v1.GraphDef``: variables turned into constants,
-    input node ``Placeholder`` (N, 28, 28, 1) float32, output node ``fc2/Relu`` (N, 10).
+    input node ``Placeholder`` (N, 28, 28, 1) float32, output node ``logits`` (N, 10).
 
-    About ``fc2/Relu``: the guide's TensorFlow graph ended in a node of that name. Applying a
-    real ReLU to logits would clip every negative score to 0 — a digit whose ten logits are all
-    negative would come out as ten zeros, and argmax would pick class 0. So the node keeps the
-    guide's *name* (what ``register_output`` referred to) but is an ``Identity`` on the logits.
+    About the output's name: the guide's TensorFlow graph ended in a node called ``fc2/Relu``.
+    A real ReLU on the logits would clip every negative score to 0 — a digit whose ten logits
+    are all negative would come out as ten zeros, and argmax would pick class 0 — and an
+    ``Identity`` merely *named* ``fc2/Relu`` would tell every reader of the graph (Netron,
+    ``polygraphy inspect``, the engine's I/O table) that a ReLU is there when none is. So the
+    output is an ``Identity`` on the logits named for what it holds: ``logits``.
     """
     tf = import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -196,7 +198,7 @@ def frozen_graph_def(model: Any) -> Any:
     frozen = convert_variables_to_constants_v2(lenet.get_concrete_function())
     graph_def = frozen.graph.as_graph_def()
     # tf.function appends its own `Identity` return node (and a NoOp); keep only what
-    # `fc2/Relu` needs, so the graph's one sink is the guide's output node.
+    # `logits` needs, so the graph's one sink is the output node.
     return prune(graph_def, [OUTPUT_NODE])
 
 
@@ -219,7 +221,7 @@ def prune(graph_def: Any, outputs: list[str]) -> Any:
 
 
 def freeze(model: Any, path: str | os.PathLike) -> Path:
-    """Write the frozen GraphDef (input ``Placeholder``, output ``fc2/Relu``) to ``path``."""
+    """Write the frozen GraphDef (input ``Placeholder``, output ``logits``) to ``path``."""
     return atomic_write(path, frozen_graph_def(model).SerializeToString())
 
 
@@ -234,7 +236,7 @@ def lenet_pb(artifacts: str | os.PathLike | None = None) -> Path:
 
 def lenet_onnx(artifacts: str | os.PathLike | None = None) -> Path:
     """artifacts/lenet.onnx: the frozen LeNet through tf2onnx with an NCHW input
-    ``Placeholder:0`` (-1, 1, 28, 28) float32 and output ``fc2/Relu:0`` (-1, 10) logits.
+    ``Placeholder:0`` (-1, 1, 28, 28) float32 and output ``logits:0`` (-1, 10).
     Trains, freezes and converts whatever is missing; cached."""
     folder = Path(artifacts) if artifacts is not None else artifacts_dir()
     path = folder / "lenet.onnx"

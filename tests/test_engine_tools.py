@@ -1,0 +1,75 @@
+"""trtlab.engine_tools on the stand-in engine (benchmarks/fake_trt_tools.py): execute_v2 beside
+execute_async_v3, an IProfiler's per-layer times, IEngineInspector rows. On the CPU with host
+buffers; the `gpu` test runs the same code on CUDA buffers and CuPy kernels. The stand-in is not
+TensorRT: these tests check trtlab's code, not TensorRT figures."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from fake_trt import HostMemory  # noqa: E402
+from fake_trt_tools import StandInEngine  # noqa: E402
+from trtlab import backend, engine_tools  # noqa: E402
+
+X = np.arange(32, dtype=np.float32).reshape(8, 4)
+
+
+def test_why_not_here_is_the_probe():
+    caps = backend.probe()
+    assert engine_tools.why_not_here() == ("" if caps.can_run else caps.run_reason)
+
+
+def test_sync_and_async_give_the_same_outputs():
+    got = engine_tools.sync_vs_async(StandInEngine(), {"x": X}, memory=HostMemory(), iters=5, warmup=1)
+    assert got["outputs_equal"] is True
+    np.testing.assert_array_equal(got["outputs"]["y"], 2 * X + 1)
+    assert got["iters"] == 5 and got["execute_v2_ms"] > 0 and got["execute_async_v3_done_ms"] > 0
+
+
+def test_bindings_follow_the_engine_order():
+    engine = StandInEngine()
+    buf = engine_tools.Buffers(engine, engine.create_execution_context(), {"x": X}, HostMemory())
+    assert engine_tools.io_names(engine) == ["x", "y"] and buf.bindings() == [buf.device["x"], buf.device["y"]]
+    with pytest.raises(ValueError, match="outside the profile"):
+        engine_tools.Buffers(engine, engine.create_execution_context(), {"x": np.zeros((65, 4), np.float32)},
+                             HostMemory())
+
+
+def test_profiler_collects_per_layer_times():
+    rows = engine_tools.per_layer_times(StandInEngine(), {"x": X}, runs=4, memory=HostMemory())
+    assert sorted(r["layer"] for r in rows) == ["scale", "shift"]
+    assert all(r["runs"] == 4 and r["mean_ms"] >= 0 for r in rows)
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+
+
+def test_profiler_is_a_real_iprofiler_for_tensorrt():
+    trt = backend.load()
+    p = engine_tools.layer_profiler(trt)
+    assert isinstance(p, trt.IProfiler) and isinstance(p, engine_tools.LayerTimes)
+    p.report_layer_time("conv1", 0.5)
+    p.report_layer_time("conv1", 1.5)
+    assert p.rows() == [{"layer": "conv1", "mean_ms": 1.0, "runs": 2, "share": 1.0}]
+
+
+def test_inspector_rows():
+    rows = engine_tools.layer_information(StandInEngine(), fmt="JSON")
+    assert [(r["name"], r["type"]) for r in rows] == [("scale", "ElementWise"), ("shift", "ElementWise")]
+    assert rows[0]["inputs"].startswith("x [-1, 4]") and "stand-in" in rows[0]["tactic"]
+
+
+@pytest.mark.gpu
+def test_engine_tools_on_cuda_buffers():
+    cupy = pytest.importorskip("cupy")
+    pytest.importorskip("cuda.bindings.runtime")
+    engine = StandInEngine("cupy")
+    got = engine_tools.sync_vs_async(engine, {"x": X}, iters=20)
+    assert got["outputs_equal"] is True
+    np.testing.assert_array_equal(got["outputs"]["y"], 2 * X + 1)
+    rows = engine_tools.per_layer_times(StandInEngine("cupy"), {"x": X}, runs=5)
+    assert sorted(r["layer"] for r in rows) == ["scale", "shift"] and all(r["mean_ms"] > 0 for r in rows)
+    assert cupy.cuda.runtime.getDeviceCount() >= 1
