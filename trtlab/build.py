@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import backend
-from .common import UserError, atomic_write, fds_to
+from .common import UserError, atomic_write, fds_to, run_with_stack
 
 # TensorRT-RTX ahead-of-time targets: the names a user writes -> ComputeCapability members.
 CC_NAMES = {"7.5": "SM75", "8.0": "SM80", "8.6": "SM86", "8.9": "SM89", "12.0": "SM120", "12.1": "SM121",
@@ -435,7 +435,8 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     try:
         with captured_stdout() as log:
             start = time.perf_counter()
-            plan = builder.build_serialized_network(network, config)
+            # on a thread with a large stack: deep graphs overflow the main thread's (a segfault)
+            plan = run_with_stack(builder.build_serialized_network, network, config)
             seconds = time.perf_counter() - start
     finally:
         builder.error_recorder = previous
