@@ -219,13 +219,20 @@ def _migrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py/.ipynb files or folders")
     p.add_argument("--json", action="store_true", help="print findings as JSON")
     p.add_argument("--target", choices=["10", "11", "rtx"], default="11", help="TensorRT to migrate to (default 11)")
-    p.add_argument("--fix", action="store_true", help="apply the purely mechanical rewrites (writes FILE.bak)")
+    p.add_argument("--fix", action="store_true",
+                   help="apply the purely mechanical rewrites; the original is kept as FILE.bak "
+                        "(FILE.bak.1, .2 … when that exists: no backup is ever replaced)")
+    p.add_argument("--fix-read-only", action="store_true",
+                   help="with --fix, also change files that are read-only (refused otherwise)")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from . import migrate
 
-    return migrate.main(args.paths, target=args.target, as_json=args.json, fix=args.fix)
+    if args.fix_read_only and not args.fix:
+        raise UserError("--fix-read-only only goes with --fix")
+    return migrate.main(args.paths, target=args.target, as_json=args.json, fix=args.fix,
+                        read_only=args.fix_read_only)
 
 
 # --- lab -------------------------------------------------------------------------------

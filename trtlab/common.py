@@ -193,7 +193,7 @@ def check_output(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] 
     path = Path(path)
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a part that is a file: output_folder says so
         st = None
     except OSError as exc:
         raise UserError(f"{what} {path}: cannot use it ({exc.strerror or exc})") from None
@@ -219,6 +219,9 @@ def check_output(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] 
     return path
 
 
+_LOCKED: set[str] = set()
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
     """Hold an advisory lock (``fcntl.flock``, exclusive) on ``folder`` for a while.
@@ -233,6 +236,10 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         yield
         return
     try:
+        key = os.path.realpath(folder)
+        if key in _LOCKED:  # this process holds it already (a lock inside a lock): flock would wait forever
+            yield
+            return
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         yield
@@ -242,8 +249,10 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:
             pass
+        _LOCKED.add(key)
         yield
     finally:
+        _LOCKED.discard(key)
         os.close(fd)  # releases the lock
 
 
