@@ -50,7 +50,17 @@ def _book_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    from . import site
+    from . import book, site
+    from .common import check_output
+
+    if args.timeout < 1:
+        raise UserError(f"--timeout is seconds per cell and must be at least 1, not {args.timeout}")
+    if args.timeout > 10**7:  # beyond what the kernel client's timers take
+        raise UserError(f"--timeout is seconds per cell and must be at most 10000000, not {args.timeout}")
+    # before anything runs: the executed copies must not land on the sources (--out .) or anything odd
+    for src in book.notebooks(None):
+        check_output(args.out / "notebooks" / src.name, (src,), "--out")
+    check_output(args.out / "book.json", (), "--out")
 
     return site.build_book(only=args.only, out=args.out, artifacts=args.artifacts, timeout=args.timeout)
 
