@@ -572,7 +572,10 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
             raise UserError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         with tempfile.TemporaryDirectory(prefix="trtlab-fp16-") as tmp:
             half = Path(tmp) / (path.stem + ".fp16.onnx")
-            onnx.save(fp16_onnx(model), str(half))
+            try:
+                onnx.save(fp16_onnx(model), str(half))
+            except (ValueError, TypeError) as exc:  # an initializer shorter than its dims, an odd dtype …
+                raise UserError(f"{path}: cannot convert it to FP16: {' '.join(str(exc).split())}") from None
             try:
                 builder, network, _parser = parse_onnx(half, trt, strongly_typed=True)
             except UserError as exc:  # name the user's model, not the temporary FP16 copy

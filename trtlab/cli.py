@@ -361,9 +361,13 @@ def parser() -> argparse.ArgumentParser:
 def _robust_streams() -> None:
     """Whatever the terminal or locale (ASCII, C), a character it cannot show becomes an escape, not a
     UnicodeEncodeError; file names that are not UTF-8 print as escapes too."""
-    for stream in (sys.stdout, sys.stderr):
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the descriptor closed (`trtlab env >&-`)
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            getattr(sys, name).reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
             pass
 
@@ -407,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as exc:  # the system refused something no check foresaw: still one line
         _mute_stdout()
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else " (writing the output)"
         print(f"trtlab {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except RecursionError:
