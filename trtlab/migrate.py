@@ -600,6 +600,16 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]
     """(file, None) for every .py/.ipynb under the given paths; (path, reason) for bad ones."""
     for raw in paths:
         p = Path(raw)
+        try:
+            if os.path.isdir(p):
+                os.listdir(p)  # rglob would skip a folder it may not read, silently
+            else:
+                os.stat(p)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder on the way that may not be entered, a name too long …
+            yield p, f"cannot read: {exc.strerror or exc}"
+            continue
         if p.is_dir():
             found = False
             for f in sorted(p.rglob("*")):
