@@ -167,11 +167,13 @@ def engine(tmp_path_factory):
 def test_bench_json_never_overwrites_what_bench_reads(which, engine, capsys):
     target = {"engine": engine, "sidecar": engine.with_name(engine.name + ".json"),
               "source-model": engine.parent / "tiny.onnx"}[which]
-    bad(capsys, "bench", [engine, "--batch", "1", "--json", target], "which this command reads", [engine.parent])
+    want = "which this command reads" if which == "source-model" else "would overwrite the engine or its sidecar"
+    bad(capsys, "bench", [engine, "--batch", "1", "--json", target], want, [engine.parent])
 
 
 def test_build_and_convert_never_overwrite_their_input(place, capsys):
-    bad(capsys, "build", [place / "model.onnx", "-o", place / "." / "model.onnx"], "which this command reads", [place])
+    bad(capsys, "build", [place / "model.onnx", "-o", place / "." / "model.onnx"],
+        "is the model the engine was built from: saving there would overwrite it", [place])
     saved = place / "saved"
     saved.mkdir()
     (saved / "saved_model.pb").write_bytes(b"a SavedModel")

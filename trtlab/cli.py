@@ -116,8 +116,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.opt_batch is not None:
         _int_range("--opt-batch", args.opt_batch, 1, 2**31 - 1)
     _int_range("--workspace", args.workspace, 1, (2**63 - 1) >> 20)  # MiB, as bytes in a size_t
-    for out in (args.output, engine_file.sidecar_path(args.output)):  # before the build, not after it
-        check_output(out, (args.model,), "-o")
+    import os
+
+    model = () if os.path.isdir(args.model) else (args.model,)  # a folder is refused as a model later
+    side = engine_file.sidecar_path(args.output)
+    if model and _same_file(args.output, args.model):  # the words engine_file.save uses, before the build
+        raise UserError(f"{args.output} is the model the engine was built from: saving there would overwrite it; "
+                        f"give the engine another name (e.g. {args.output.with_suffix('.engine').name})")
+    if os.path.isdir(side) and not os.path.islink(side):
+        raise UserError(f"{side} is a folder, and the sidecar of {args.output.name} must be written there: "
+                        "remove it or pick another name")
+    for out in (args.output, side):  # before the build, not after it
+        check_output(out, model, "-o")
     options = build.BuildOptions(max_batch=args.max_batch, opt_batch=args.opt_batch, workspace_mib=args.workspace,
                                  opt_level=args.opt_level, fp16=args.fp16, progress=args.progress,
                                  compute_capabilities=tuple(args.targets) if args.targets else None)
@@ -179,6 +189,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:  # before the benchmark runs, not after: where the table goes must be writable
         from .common import check_output, output_folder
 
+        if any(_same_file(args.json, p) for p in inputs[:2]):
+            raise UserError(f"--json {args.json} would overwrite the engine or its sidecar: give another name")
         check_output(args.json, inputs, "--json")
         _writable_folder(output_folder(args.json.parent), "--json")
     report = bench.bench_engine(args.engine, batches, warmup=args.warmup, iters=args.iters)
@@ -206,6 +218,15 @@ def _bench_inputs(engine: Path) -> tuple[Path, ...]:
     except (OSError, ValueError, RecursionError):
         pass  # the benchmark's own checks say what is wrong with the sidecar
     return tuple(found)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _writable_folder(folder: Path, what: str) -> None:
