@@ -136,6 +136,16 @@ def test_book_out_with_an_odd_executed_notebook_is_refused(target, place, capsys
     bad(capsys, "book", ["--out", place / "book"], TARGETS[target][1], [place])
 
 
+def test_book_never_writes_a_kernel_log_through_a_link(place, capsys, monkeypatch):
+    first = book.notebooks(None)[0]
+    (place / "book" / "logs").mkdir(parents=True)
+    (place / "book" / "logs" / f"{first.stem}.log").symlink_to(place / "outside.txt")
+    monkeypatch.setattr(site, "provenance", lambda: {"backend": "b", "version": "v", "device": "d"})
+    monkeypatch.setattr(book, "execute", lambda *a, **k: pytest.fail("ran a notebook"))
+    bad(capsys, "book", ["--only", first.stem, "--out", place / "book", "--artifacts", place / "a"],
+        "kernel log", [place / "outside.txt", place / "book" / "logs"])
+
+
 def test_sidecar_name_that_is_a_link_is_refused_before_the_build(place, capsys):
     (place / "e.engine.json").symlink_to(place / "outside.txt")
     bad(capsys, "build", [place / "model.onnx", "-o", place / "e.engine"], "e.engine.json is a symbolic link",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import book
-from .common import UserError, artifacts_dir, atomic_write, fds_to, output_folder, repo_root
+from .common import UserError, artifacts_dir, atomic_write, check_output, fds_to, output_folder, repo_root
 from .recorder import MIME as RECORD_MIME, preview
 
 BOOK_TITLE = "trtlab — Tensor to TensorRT"
@@ -448,7 +448,10 @@ def _output_to(path: Path) -> Iterator[None]:
     the book's own output to one line per notebook.
     """
     output_folder(path.parent)
-    with open(path, "wb") as log, fds_to(log, (1, 2)):
+    check_output(path, (), "kernel log")  # a link or a FIFO there is refused, never written through
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as log, fds_to(log, (1, 2)):
         yield
 
 
