@@ -88,6 +88,9 @@ _IMPORT_NODES = {ast.Import, ast.ImportFrom, ast.ClassDef}
 _ASSIGN_NODES = {ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
 _NEVER_LOOKED_AT = {ast.Load, ast.Store, ast.Del, ast.Constant, ast.keyword, ast.arg, ast.arguments, ast.alias,
                     *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
+# nodes with nothing below them that any pass looks at: not even put in the walk's queue
+_LEAVES = {ast.Load, ast.Store, ast.Del, ast.Constant,
+           *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
 _UFF_TEXT = re.compile(r"convert[-_]to[-_]uff")
 _MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*[%!])")
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "snakeviz"}   # their body is Python
@@ -238,7 +241,8 @@ class _Analyzer:
         if self._buckets is None:
             self._buckets = {"imports": [], "assign": [], "other": []}
             imports, assign, other = (self._buckets[k] for k in ("imports", "assign", "other"))
-            AST, skip = ast.AST, _NEVER_LOOKED_AT
+            AST, skip, leaves = ast.AST, _NEVER_LOOKED_AT, _LEAVES
+            fields_of: dict[type, tuple[str, ...]] = {}
             for part, tree in enumerate(self.trees):
                 queue = [tree]
                 for node in queue:  # breadth first, like ast.walk; the list grows as it is read
@@ -249,12 +253,15 @@ class _Analyzer:
                         assign.append((part, node))
                     if t not in skip:
                         other.append((part, node))
-                    for name in node._fields:
+                    fields = fields_of.get(t)
+                    if fields is None:
+                        fields = fields_of[t] = tuple(f for f in t._fields if f != "ctx")
+                    for name in fields:
                         v = getattr(node, name, None)
-                        if isinstance(v, AST):
+                        if type(v) is list:
+                            queue.extend([x for x in v if isinstance(x, AST) and type(x) not in leaves])
+                        elif isinstance(v, AST) and type(v) not in leaves:
                             queue.append(v)
-                        elif isinstance(v, list):
-                            queue.extend(x for x in v if isinstance(x, AST))
         for self.part, node in self._buckets[which]:
             yield node
 
