@@ -401,8 +401,11 @@ def test_ctrl_c_in_the_book_keeps_every_status_true(tmp_path, monkeypatch, capsy
     (out / "book.json").write_text(json.dumps({second.stem: {"status": "failed", "seconds": 3.0, "error": "cell 4: X",
                                                              "failed_cell": 4, "executed": f"notebooks/{second.name}"}}))
 
+    seen = {}
+
     def fake(path, dest, **kw):
-        if path == second:
+        if path == second:  # what a SIGKILL now would leave: chapter 1 done, chapter 2's earlier row
+            seen.update(json.loads((out / "book.json").read_text()))
             raise KeyboardInterrupt
         nbformat.write(nbformat.v4.new_notebook(), dest)
         return book.Result(path.stem, True, 0.5, {}, "", dest)
@@ -416,6 +419,7 @@ def test_ctrl_c_in_the_book_keeps_every_status_true(tmp_path, monkeypatch, capsy
     assert status[first.stem]["status"] == "executed" and status[first.stem]["seconds"] == 0.5
     assert status[second.stem]["status"] == "failed" and status[second.stem]["failed_cell"] == 4
     assert earlier.exists()
+    assert seen[first.stem]["status"] == "executed" and seen[second.stem]["failed_cell"] == 4
 
 
 CORRUPT = {

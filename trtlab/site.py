@@ -487,12 +487,16 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
         c = chapters[p.stem]
         c.status, c.seconds, c.error, c.failed_cell, c.executed, c.provenance = "not run", None, "", None, None, None
     start = time.perf_counter()
-    try:
-        failed = _run_chapters(paths, chapters, out, artifacts, timeout, prov)
-    except KeyboardInterrupt:  # the chapters that did not finish keep their earlier row (and notebook)
-        for name, old in before.items():
-            if chapters[name].seconds is None:
-                chapters[name] = old
+
+    def as_on_disk() -> dict[str, Chapter]:
+        """This run's rows for the chapters it finished, the earlier rows (and notebooks) for the rest."""
+        return {name: (before[name] if name in before and c.seconds is None else c) for name, c in chapters.items()}
+
+    try:  # book.json after every chapter: a run killed halfway leaves a true one
+        failed = _run_chapters(paths, chapters, out, artifacts, timeout, prov,
+                               lambda: _write_json(every, as_on_disk(), out))
+    except KeyboardInterrupt:
+        chapters = as_on_disk()
         _write_status(every, chapters, out, prov)
         raise
     index = _write_status(every, chapters, out, prov)
@@ -503,7 +507,7 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
 
 
 def _run_chapters(paths: list[Path], chapters: dict[str, Chapter], out: Path, artifacts: Path, timeout: int,
-                  prov: dict[str, str]) -> Chapter | None:
+                  prov: dict[str, str], done: Any = None) -> Chapter | None:
     failed: Chapter | None = None
     for i, path in enumerate(paths, 1):
         c = chapters[path.stem]
@@ -528,13 +532,20 @@ def _run_chapters(paths: list[Path], chapters: dict[str, Chapter], out: Path, ar
             print(f"trtlab book: error: {path.name} failed at {r.error}", flush=True)
             if log.exists():
                 print(f"trtlab book: kernel messages: {log}", flush=True)
+        if done is not None:
+            done()
     return failed
 
 
 def _write_status(every: list[Path], chapters: dict[str, Chapter], out: Path, prov: dict[str, str]) -> Path:
     """The site and ``DIR/book.json`` for the chapters as they stand."""
+    index = write_site([chapters[p.stem] for p in every], out / "html", prov)
+    _write_json(every, chapters, out)
+    return index
+
+
+def _write_json(every: list[Path], chapters: dict[str, Chapter], out: Path) -> None:
     ordered = [chapters[p.stem] for p in every]
-    index = write_site(ordered, out / "html", prov)
     summary: dict[str, Any] = {}
     for c in ordered:
         d = asdict(c)
@@ -545,7 +556,6 @@ def _write_status(every: list[Path], chapters: dict[str, Chapter], out: Path, pr
         d["ok"] = c.status == "executed"
         summary[c.name] = d
     atomic_write(out / "book.json", json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"))
-    return index
 
 
 # --- JupyterLab -----------------------------------------------------------------------------
