@@ -152,6 +152,15 @@ def test_sidecar_name_that_is_a_link_is_refused_before_the_build(place, capsys):
         [place])
 
 
+@pytest.mark.parametrize("target", ["/dev/null", "fifo", "sock"])
+def test_atomic_write_never_replaces_a_device_fifo_or_socket(target, place):
+    path = Path(target) if target.startswith("/") else place / target
+    before = snapshot(path)
+    with pytest.raises(common.UserError, match="is not a regular file"):
+        common.atomic_write(path, b"x")
+    assert snapshot(path) == before
+
+
 def test_safe_write_keeps_owner_and_mode_and_replaces_atomically(tmp_path):
     f = tmp_path / "out.json"
     f.write_text("old")

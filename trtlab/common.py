@@ -86,6 +86,14 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path} is a folder: give the name of the file to write in it")
+    try:
+        import stat as _stat
+
+        mode = os.lstat(path).st_mode
+        if not (_stat.S_ISREG(mode) or _stat.S_ISLNK(mode)):  # a device node must never become a file
+            raise UserError(f"{path} exists and is not a regular file (a device, pipe or socket): not replaced")
+    except OSError:
+        pass
     output_folder(path.parent)
     tmp: Path | None = None
     try:
