@@ -297,9 +297,11 @@ written, and the exit status is 1. Kernel output (TensorRT's C++ log) goes to DI
 examples:
   trtlab convert lenet.pb -o lenet.onnx --nchw          frozen graph: inputs and outputs found by themselves
   trtlab convert lenet.pb -o cut.onnx --outputs lenet_1/fc1_1/Relu   stop at an inner node
-  trtlab convert saved_model/ -o model.onnx             a SavedModel folder
+  trtlab convert saved_model/ -o model.onnx --trust-savedmodel   a SavedModel folder you trust (it runs code)
   trtlab convert lenet.keras -o lenet.onnx              a Keras 3 file
 
+Loading a SavedModel runs its own TensorFlow initializers, so it is refused without
+--trust-savedmodel; frozen .pb files are only parsed and .keras files load in safe mode.
 The guide's convert-to-uff did this for UFF; UFF is gone, ONNX is what TensorRT parses now.
 The ONNX file is written only when the conversion succeeded.""",
     "build": """\

@@ -1,7 +1,7 @@
 """TensorFlow -> ONNX through tf2onnx: today's stand-in for the guide's ``convert-to-uff``.
 
     to_onnx("lenet.pb", "lenet.onnx", nchw=True)      # frozen GraphDef
-    to_onnx("saved_model_dir/", "model.onnx")           # SavedModel folder
+    to_onnx("saved_model_dir/", "model.onnx", trust_savedmodel=True)   # SavedModel folder (runs its code)
     to_onnx("lenet.keras", "lenet.onnx")                # Keras 3 file
 
 Like ``convert-to-uff``, a frozen graph's inputs are found by themselves (its ``Placeholder``
