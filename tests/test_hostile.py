@@ -634,4 +634,4 @@ def test_migrate_benchmark_fixes_every_call(capsys):
     finally:
         sys.path.pop(0)
     assert bench_migrate.main([300]) == 0
-    assert re.search(r"^\s+300 fixes .* s  ok$", capsys.readouterr().out, re.M)
+    assert re.search(r"^\s+300 fixes .* s\)  ok$", capsys.readouterr().out, re.M)
