@@ -225,14 +225,14 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
     initializers). ``nchw``: the 4-D inputs become NCHW in the ONNX graph (tf2onnx inserts
     the transpose and folds it away where it can), which is the layout TensorRT works in.
     """
-    if not MIN_OPSET <= opset <= max_opset():
-        raise UserError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the ONNX opsets tf2onnx writes and "
-                        f"TensorRT's parser reads), not {opset}")
     if isinstance(model, (str, os.PathLike)) and Path(out).resolve() == Path(model).resolve():
         raise UserError(f"{out} is the model being converted: writing the ONNX file there would overwrite it; "
                         f"give it another name (e.g. {Path(out).with_suffix('.onnx').name})")
     source = (model,) if isinstance(model, (str, os.PathLike)) else ()
     check_output(out, source, "output")  # not a device, link, the model (or a file in its folder), a source
+    if not MIN_OPSET <= opset <= max_opset():
+        raise UserError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the ONNX opsets tf2onnx writes and "
+                        f"TensorRT's parser reads), not {opset}")
     graph = load(model, trust_savedmodel)
     in_names = _resolve(inputs, graph.inputs, graph.graph_def, "inputs")
     out_names = _resolve(outputs, graph.outputs, graph.graph_def, "outputs")
