@@ -1,5 +1,7 @@
 """Small pieces every stage shares: the user-facing error, atomic writes, file hashes, file
-descriptor redirection, the artifacts folder."""
+descriptor redirection, the artifacts folder; and what every command that writes goes through
+(``check_output``, ``safe_write``/``replace_files``, ``folder_lock``, ``keep_owner``), and
+``run_with_stack`` for calls that recurse deeply (TensorRT's build of a deep graph)."""
 from __future__ import annotations
 
 import contextlib
