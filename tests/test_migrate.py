@@ -344,24 +344,29 @@ def test_fix_rewrites_mechanical_calls_only(tmp_path):
 
 
 def test_fix_that_cannot_write_is_reported(tmp_path, monkeypatch, capsys):
-    """A backup path that is a folder, or a write that fails: a problem line and exit 2, the file untouched."""
-    from trtlab.common import UserError
+    """A backup name that is taken (here by a folder) moves to FILE.bak.1; a write that fails is a
+    problem line and exit 2, the file untouched and no backup or temporary file left."""
+    import errno
 
     src = "import tensorrt as trt\nc = network.add_pooling(x, trt.PoolingType.MAX, (2, 2))\n"
     (tmp_path / "a.py").write_text(src)
     (tmp_path / "a.py.bak").mkdir()
+    assert migrate.main([tmp_path / "a.py"], fix=True) == 0
+    assert (tmp_path / "a.py.bak.1").read_text() == src and not list((tmp_path / "a.py.bak").iterdir())
+    assert "add_pooling_nd" in (tmp_path / "a.py").read_text()
+    capsys.readouterr()
+
     (tmp_path / "b.py").write_text(src)
 
     def cannot_write(path, data):
-        raise UserError(f"{path}: cannot write it (No space left on device); any previous file there is unchanged")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(migrate, "atomic_write", cannot_write)
-    assert migrate.main([tmp_path / "a.py", tmp_path / "b.py"], fix=True) == 2
+    monkeypatch.setattr(migrate, "write_temp", cannot_write)
+    assert migrate.main([tmp_path / "b.py"], fix=True) == 2
     out = capsys.readouterr().out
-    assert f"--fix could not write: {tmp_path / 'a.py.bak'} is a folder, so the original cannot be kept there" in out
-    assert f"--fix could not write: {tmp_path / 'b.py'}: cannot write it (No space left on device)" in out
-    assert (tmp_path / "a.py").read_text() == src == (tmp_path / "b.py").read_text()
-    assert not list((tmp_path / "a.py.bak").iterdir())
+    assert f"{tmp_path / 'b.py'}: fatal: --fix could not write: No space left on device" in out
+    assert (tmp_path / "b.py").read_text() == src
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "a.py.bak", "a.py.bak.1", "b.py"]
 
 
 @pytest.mark.parametrize("cells, want", [

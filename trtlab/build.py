@@ -38,7 +38,7 @@ from .compat import (RTX_CC_BITS, RTX_MAGIC, captured_stdout, dims, dtype_name, 
                      is_strongly_typed, read_header, short_error)  # backend differences live in compat
 from .parse import parse_onnx as _parse_onnx
 from . import backend
-from .common import UserError, atomic_write, fds_to
+from .common import UserError, atomic_write, fds_to, run_with_stack
 
 # TensorRT-RTX ahead-of-time targets: the names a user writes -> ComputeCapability members.
 CC_NAMES = {"7.5": "SM75", "8.0": "SM80", "8.6": "SM86", "8.9": "SM89", "12.0": "SM120", "12.1": "SM121",
@@ -320,7 +320,8 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     try:
         with captured_stdout() as log:
             start = time.perf_counter()
-            plan = builder.build_serialized_network(network, config)
+            # on a thread with a large stack: deep graphs overflow the main thread's (a segfault)
+            plan = run_with_stack(builder.build_serialized_network, network, config)
             seconds = time.perf_counter() - start
     finally:
         builder.error_recorder = previous
@@ -431,7 +432,10 @@ def build_onnx(onnx_path: str | os.PathLike, options: BuildOptions | None = None
             raise UserError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         with tempfile.TemporaryDirectory(prefix="trtlab-fp16-") as tmp:
             half = Path(tmp) / (path.stem + ".fp16.onnx")
-            onnx.save(fp16_onnx(model), str(half))
+            try:
+                onnx.save(fp16_onnx(model), str(half))
+            except (ValueError, TypeError) as exc:  # an initializer shorter than its dims, an odd dtype …
+                raise UserError(f"{path}: cannot convert it to FP16: {' '.join(str(exc).split())}") from None
             try:
                 builder, network, _parser = parse_onnx(half, trt, strongly_typed=True)
             except UserError as exc:  # name the user's model, not the temporary FP16 copy

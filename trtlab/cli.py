@@ -51,7 +51,17 @@ def _book_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    from . import site
+    from . import book, site
+    from .common import check_output
+
+    if args.timeout < 1:
+        raise UserError(f"--timeout is seconds per cell and must be at least 1, not {args.timeout}")
+    if args.timeout > 10**7:  # beyond what the kernel client's timers take
+        raise UserError(f"--timeout is seconds per cell and must be at most 10000000, not {args.timeout}")
+    # before anything runs: the executed copies must not land on the sources (--out .) or anything odd
+    for src in book.notebooks(None):
+        check_output(args.out / "notebooks" / src.name, (src,), "--out")
+    check_output(args.out / "book.json", (), "--out")
 
     return site.build_book(only=args.only, out=args.out, artifacts=args.artifacts, timeout=args.timeout)
 
@@ -67,13 +77,17 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nchw", action="store_true",
                    help="make NHWC image inputs NCHW in the ONNX graph (TensorRT's layout)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--trust-savedmodel", action="store_true",
+                   help="allow a SavedModel folder: loading one runs its own TensorFlow initializers, so use "
+                        "this only for a SavedModel you trust (frozen .pb files are only parsed; .keras files "
+                        "load in Keras's safe mode, which runs no Lambda code)")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from . import convert
 
     out = convert.to_onnx(args.model, args.output, inputs=args.inputs, outputs=args.outputs,
-                          nchw=args.nchw, opset=args.opset)
+                          nchw=args.nchw, opset=args.opset, trust_savedmodel=args.trust_savedmodel)
     print(convert.describe(out))
     print(f"wrote {out}")
     return 0
@@ -97,7 +111,24 @@ def _build_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from . import build, engine_file
+    from .common import check_output
 
+    _int_range("--max-batch", args.max_batch, 1, 2**31 - 1)  # TensorRT dims and profile shapes
+    if args.opt_batch is not None:
+        _int_range("--opt-batch", args.opt_batch, 1, 2**31 - 1)
+    _int_range("--workspace", args.workspace, 1, (2**63 - 1) >> 20)  # MiB, as bytes in a size_t
+    import os
+
+    model = () if os.path.isdir(args.model) else (args.model,)  # a folder is refused as a model later
+    side = engine_file.sidecar_path(args.output)
+    if model and _same_file(args.output, args.model):  # the words engine_file.save uses, before the build
+        raise UserError(f"{args.output} is the model the engine was built from: saving there would overwrite it; "
+                        f"give the engine another name (e.g. {args.output.with_suffix('.engine').name})")
+    if os.path.isdir(side) and not os.path.islink(side):
+        raise UserError(f"{side} is a folder, and the sidecar of {args.output.name} must be written there: "
+                        "remove it or pick another name")
+    for out in (args.output, side):  # before the build, not after it
+        check_output(out, model, "-o")
     options = build.BuildOptions(max_batch=args.max_batch, opt_batch=args.opt_batch, workspace_mib=args.workspace,
                                  opt_level=args.opt_level, fp16=args.fp16, progress=args.progress,
                                  compute_capabilities=tuple(args.targets) if args.targets else None)
@@ -156,19 +187,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--iters must be >= 1 and --warmup >= 0 (got {args.iters}, {args.warmup})")
     if not args.engine.exists():  # a folder: the module says what it is
         raise UserError(f"{args.engine}: no such engine file")
+    inputs = _bench_inputs(args.engine)
     if args.json:  # before the benchmark runs, not after: where the table goes must be writable
-        from .common import output_folder
-        from .engine_file import sidecar_path
+        from .common import check_output, output_folder
 
-        if args.json.resolve() in (args.engine.resolve(), sidecar_path(args.engine).resolve()):
+        if any(_same_file(args.json, p) for p in inputs[:2]):
             raise UserError(f"--json {args.json} would overwrite the engine or its sidecar: give another name")
-        if args.json.is_dir():
-            raise UserError(f"--json {args.json} is a folder: give the name of the file to write in it")
-        output_folder(args.json.resolve().parent)
+        check_output(args.json, inputs, "--json")
+        _writable_folder(output_folder(args.json.parent), "--json")
     report = bench.bench_engine(args.engine, batches, warmup=args.warmup, iters=args.iters)
     print(report.text())
     if args.json:
-        report.to_json(args.json)
+        from .common import safe_write
+
+        safe_write(args.json, (json.dumps(report.as_dict(), indent=2) + "\n").encode(), inputs, "--json")
         print(f"\nwrote {args.json}")
     return 0
 
@@ -194,18 +226,67 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _bench_inputs(engine: Path) -> tuple[Path, ...]:
+    """The files ``bench`` reads: the engine, its sidecar and the source model the sidecar names."""
+    from .engine_file import sidecar_path
+
+    found: list[Path] = [engine, sidecar_path(engine)]
+    try:
+        side = json.loads(sidecar_path(engine).read_text(encoding="utf-8"))
+        model = side.get("source_model") if isinstance(side, dict) else None
+        if isinstance(model, dict):
+            model = model.get("path")
+        if isinstance(model, str) and model and "\0" not in model and len(model) < 4096:
+            found.append((engine.parent / model) if not Path(model).is_absolute() else Path(model))
+    except (OSError, ValueError, RecursionError):
+        pass  # the benchmark's own checks say what is wrong with the sidecar
+    return tuple(found)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _writable_folder(folder: Path, what: str) -> None:
+    """Create and remove a file in ``folder`` now, so an unwritable place fails before long work."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".trtlab-probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{what}: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+def _int_range(flag: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise UserError(f"{flag} must be between {lo} and {hi}, not {value}")
+
+
 # --- migrate ---------------------------------------------------------------------------
 def _migrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py/.ipynb files or folders")
     p.add_argument("--json", action="store_true", help="print findings as JSON")
     p.add_argument("--target", choices=["10", "11", "rtx"], default="11", help="TensorRT to migrate to (default 11)")
-    p.add_argument("--fix", action="store_true", help="apply the purely mechanical rewrites (writes FILE.bak)")
+    p.add_argument("--fix", action="store_true",
+                   help="apply the purely mechanical rewrites; the original is kept as FILE.bak "
+                        "(FILE.bak.1, .2 … when that exists: no backup is ever replaced)")
+    p.add_argument("--fix-read-only", action="store_true",
+                   help="with --fix, also change files that are read-only (refused otherwise)")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from . import migrate
 
-    return migrate.main(args.paths, target=args.target, as_json=args.json, fix=args.fix)
+    if args.fix_read_only and not args.fix:
+        raise UserError("--fix-read-only only goes with --fix")
+    return migrate.main(args.paths, target=args.target, as_json=args.json, fix=args.fix,
+                        read_only=args.fix_read_only)
 
 
 # --- lab -------------------------------------------------------------------------------
@@ -239,9 +320,11 @@ written, and the exit status is 1. Kernel output (TensorRT's C++ log) goes to DI
 examples:
   trtlab convert lenet.pb -o lenet.onnx --nchw          frozen graph: inputs and outputs found by themselves
   trtlab convert lenet.pb -o cut.onnx --outputs lenet_1/fc1_1/Relu   stop at an inner node
-  trtlab convert saved_model/ -o model.onnx             a SavedModel folder
+  trtlab convert saved_model/ -o model.onnx --trust-savedmodel   a SavedModel folder you trust (it runs code)
   trtlab convert lenet.keras -o lenet.onnx              a Keras 3 file
 
+Loading a SavedModel runs its own TensorFlow initializers, so it is refused without
+--trust-savedmodel; frozen .pb files are only parsed and .keras files load in safe mode.
 The guide's convert-to-uff did this for UFF; UFF is gone, ONNX is what TensorRT parses now.
 The ONNX file is written only when the conversion succeeded.""",
     "build": """\
@@ -333,7 +416,35 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _robust_streams() -> None:
+    """Whatever the terminal or locale (ASCII, C), a character it cannot show becomes an escape, not a
+    UnicodeEncodeError; file names that are not UTF-8 print as escapes too."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the descriptor closed (`trtlab env >&-`)
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+        try:
+            getattr(sys, name).reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _mute_stdout() -> None:
+    """After stdout failed (``>/dev/full``, a closed pipe): drop what is still buffered, so the
+    interpreter's exit does not print a traceback of its own."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _robust_streams()
     ap = parser()
     args, extra = ap.parse_known_args(argv)
     if extra:  # name the command they were given to: "trtlab env: error: unrecognized arguments: …"
@@ -342,7 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, where a full disk or closed pipe can still be one line
+        return code
     except UserError as exc:
         print(f"trtlab {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -350,8 +464,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trtlab {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `trtlab env --json | head`
+        _mute_stdout()
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the system refused something no check foresaw: still one line
+        _mute_stdout()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else " (writing the output)"
+        print(f"trtlab {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"trtlab {args.command}: error: the input is nested too deeply to process", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Small pieces every stage shares: the user-facing error, atomic writes, file hashes, file
-descriptor redirection, the artifacts folder."""
+descriptor redirection, the artifacts folder; and what every command that writes goes through
+(``check_output``, ``safe_write``/``replace_files``, ``folder_lock``, ``keep_owner``), and
+``run_with_stack`` for calls that recurse deeply (TensorRT's build of a deep graph)."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +10,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 
 class UserError(Exception):
@@ -86,6 +88,14 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path} is a folder: give the name of the file to write in it")
+    try:
+        import stat as _stat
+
+        mode = os.lstat(path).st_mode
+        if not (_stat.S_ISREG(mode) or _stat.S_ISLNK(mode)):  # a device node must never become a file
+            raise UserError(f"{path} exists and is not a regular file (a device, pipe or socket): not replaced")
+    except OSError:
+        pass
     output_folder(path.parent)
     tmp: Path | None = None
     try:
@@ -155,3 +165,198 @@ def artifacts_dir() -> Path:
 def repo_root() -> Path:
     """The checkout this package was installed from (editable install)."""
     return Path(__file__).resolve().parent.parent
+
+
+# --- outputs that are safe to write ----------------------------------------------------------
+# What every command that writes goes through: the target must be a regular file or nothing
+# (never a device, FIFO, socket or a symbolic link), never a file the command reads nor one of
+# the project's own sources; the write is temp-then-rename under an advisory lock on the folder,
+# and a replaced file keeps its owner and mode.
+
+_PROJECT_SOURCES = ("notebooks", "trtlab", "tests", "data", "scripts", "binder")
+
+
+def _same_or_inside(path: Path, other: Path) -> bool:
+    """``path`` is ``other`` (same file, through any link) or lies inside the folder ``other``."""
+    try:
+        if os.path.samefile(path, other):
+            return True
+    except OSError:
+        pass
+    try:
+        rp, ro = path.resolve(), other.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return rp == ro or (other.is_dir() and ro in rp.parents)
+
+
+def check_output(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] | list = (),
+                 what: str = "output") -> Path:
+    """Refuse ``path`` as an output (UserError, one line) unless writing it is safe.
+
+    Refused: an existing path that is not a regular file (folder, device, FIFO, socket), a
+    symbolic link (whatever it points to: trtlab never writes through a link it did not make),
+    any of ``inputs`` (files the command reads, or a file inside an input folder), and the
+    project's own sources (``notebooks/``, ``trtlab/`` … of this checkout). Returns the path.
+    Nothing is created.
+    """
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):  # a part that is a file: output_folder says so
+        st = None
+    except OSError as exc:
+        raise UserError(f"{what} {path}: cannot use it ({exc.strerror or exc})") from None
+    if st is not None:
+        import stat as _stat
+
+        if _stat.S_ISLNK(st.st_mode):
+            raise UserError(f"{what} {path} is a symbolic link: trtlab does not write through links; "
+                            "give the real path or another name")
+        if _stat.S_ISDIR(st.st_mode):
+            raise UserError(f"{what} {path} is a folder: give the name of the file to write in it")
+        if not _stat.S_ISREG(st.st_mode):
+            raise UserError(f"{what} {path} exists and is not a regular file (a device, pipe or socket): "
+                            "not replaced")
+    for src in inputs:
+        if src is not None and _same_or_inside(path, Path(src)):
+            raise UserError(f"{what} {path} would overwrite {src}, which this command reads: give another name")
+    root = repo_root()
+    for name in _PROJECT_SOURCES:
+        if _same_or_inside(path, root / name):
+            raise UserError(f"{what} {path} is inside the project's sources ({root / name}): "
+                            "write it somewhere else")
+    return path
+
+
+_LOCKED: set[str] = set()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold an advisory lock (``fcntl.flock``, exclusive) on ``folder`` for a while.
+
+    Every trtlab write takes it on the folder it writes into, so two trtlab processes never
+    interleave their reads-then-writes of the same files (two ``migrate --fix``, two builds
+    to one engine). Where locks are not supported it locks nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    try:
+        key = os.path.realpath(folder)
+        if key in _LOCKED:  # this process holds it already (a lock inside a lock): flock would wait forever
+            yield
+            return
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        _LOCKED.add(key)
+        yield
+    finally:
+        _LOCKED.discard(key)
+        os.close(fd)  # releases the lock
+
+
+def keep_owner(tmp: str | os.PathLike, like: str | os.PathLike) -> None:
+    """Give ``tmp`` the owner, group and mode of the existing file ``like`` (as far as allowed)."""
+    try:
+        st = os.stat(like)
+    except OSError:
+        return
+    if hasattr(os, "chown"):
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:  # not root: the file becomes ours, as with any editor
+            pass
+    os.chmod(tmp, st.st_mode & 0o7777)
+
+
+def replace_files(pairs: list[tuple[str | os.PathLike, bytes]], inputs: tuple = (),
+                  what: str = "output") -> list[Path]:
+    """Write several files as one unit: check each target (:func:`check_output`), write every one
+    to a temporary file, then, under the folder's lock, rename them in order. A replaced file
+    keeps its owner and mode. UserError (one line) on any failure; temporary files are removed."""
+    paths = [check_output(p, inputs, what) for p, _ in pairs]
+    folders = {p.parent for p in paths}
+    for folder in folders:
+        output_folder(folder)
+    tmps: list[Path] = []
+    done = 0
+    try:
+        for p, (_, data) in zip(paths, pairs):
+            tmps.append(write_temp(p, data))
+        with contextlib.ExitStack() as stack:
+            for folder in sorted(folders):
+                stack.enter_context(folder_lock(folder))
+            for p, tmp in zip(paths, tmps):
+                check_output(p, inputs, what)  # again, under the lock: it may have changed
+                keep_owner(tmp, p)
+                os.replace(tmp, p)
+                done += 1
+    except BaseException as exc:
+        for tmp in tmps[done:]:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            after = ("any previous file there is unchanged" if done == 0 else
+                     f"{done} of {len(paths)} files were replaced; write them again")
+            raise UserError(f"{paths[min(done, len(paths) - 1)]}: cannot write it "
+                            f"({exc.strerror or exc}); {after}") from None
+        raise
+    for folder in folders:  # make the renames durable
+        try:
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+    return paths
+
+
+def safe_write(path: str | os.PathLike, data: bytes, inputs: tuple = (), what: str = "output") -> Path:
+    """:func:`atomic_write` for a command's output: refuses unsafe targets (:func:`check_output`),
+    locks the folder, keeps the owner and mode of a file it replaces."""
+    return replace_files([(path, data)], inputs, what)[0]
+
+
+def run_with_stack(fn: Any, *args: Any, stack_mib: int = 512, **kwargs: Any) -> Any:
+    """Call ``fn`` on a thread with a ``stack_mib`` MiB stack and return (or raise) what it does.
+
+    Deep graphs (thousands of chained layers) make TensorRT recurse deeper than the 8 MiB main
+    thread allows: a segmentation fault with no message. A large thread stack contains it.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    old = threading.stack_size()
+    try:
+        threading.stack_size(stack_mib << 20)
+    except (ValueError, RuntimeError):  # the platform refuses: run here
+        return fn(*args, **kwargs)
+    try:
+        t = threading.Thread(target=target, name="trtlab-big-stack", daemon=True)
+        t.start()
+    finally:
+        threading.stack_size(old)
+    while t.is_alive():
+        t.join(0.2)  # a timed join lets Ctrl-C reach the main thread
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

@@ -1,7 +1,7 @@
 """TensorFlow -> ONNX through tf2onnx: today's stand-in for the guide's ``convert-to-uff``.
 
     to_onnx("lenet.pb", "lenet.onnx", nchw=True)      # frozen GraphDef
-    to_onnx("saved_model_dir/", "model.onnx")           # SavedModel folder
+    to_onnx("saved_model_dir/", "model.onnx", trust_savedmodel=True)   # SavedModel folder (runs its code)
     to_onnx("lenet.keras", "lenet.onnx")                # Keras 3 file
 
 Like ``convert-to-uff``, a frozen graph's inputs are found by themselves (its ``Placeholder``
@@ -9,6 +9,11 @@ nodes) and so are its outputs (the nodes nothing consumes), unless named. Every 
 — a missing file, a file that is not a graph, a node name the graph does not have — raises
 ``UserError`` with a one-line reason, and nothing is written unless the conversion succeeded
 (the ONNX file is written atomically).
+
+Trust: loading a SavedModel runs the TensorFlow graph's own initializers (restore ops, and
+whatever a crafted model put there), so a SavedModel is refused unless the caller says it
+trusts it (``trust_savedmodel=True``, ``trtlab convert --trust-savedmodel``). Frozen graphs are
+only parsed and Keras files are loaded in Keras's safe mode (no Lambda code is deserialized).
 
 TensorFlow and tf2onnx are imported on first use (a few seconds), not at ``import trtlab``.
 """
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import UserError, atomic_write, fds_to
+from .common import UserError, check_output, fds_to, safe_write
 
 KERAS_SUFFIXES = (".keras", ".h5")
 # Ops that never make sense as a graph's output when looking for the sinks.
@@ -123,9 +128,12 @@ def _tf2onnx():
     return tf2onnx
 
 
-def _load_saved_model(path: Path) -> Graph:
+def _load_saved_model(path: Path, trusted: bool = False) -> Graph:
     if not (path / "saved_model.pb").exists() and not (path / "saved_model.pbtxt").exists():
         raise UserError(f"{path} is a folder but not a SavedModel (no saved_model.pb in it)")
+    if not trusted:  # loading runs the graph's own initializer ops: code from whoever made it
+        raise UserError(f"{path} is a SavedModel: loading one runs its own TensorFlow initializers, so convert "
+                        "only a SavedModel you trust, with --trust-savedmodel (trust_savedmodel=True)")
     _tf2onnx()
     from tf2onnx import tf_loader
 
@@ -145,7 +153,7 @@ def _load_keras(path: Path) -> Graph:
         raise UserError(f"{path} is not a Keras model file: a .keras file is a zip archive and this one is not "
                         "(empty, cut short or another format)")
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=True)  # no Lambda code is loaded
     except Exception as exc:
         raise UserError(f"{path} is not a Keras model file: {_first_line(exc)}") from None
     return keras_graph(model)
@@ -167,8 +175,10 @@ def keras_graph(model: Any) -> Graph:
                  [t.name for t in frozen.outputs], "Keras model")
 
 
-def load(model: str | os.PathLike | Any) -> Graph:
-    """Any supported model (path to a .pb / SavedModel folder / .keras, or a keras.Model) as a Graph."""
+def load(model: str | os.PathLike | Any, trust_savedmodel: bool = False) -> Graph:
+    """Any supported model (path to a .pb / SavedModel folder / .keras, or a keras.Model) as a Graph.
+
+    A SavedModel folder is loaded only with ``trust_savedmodel=True`` (its initializers run)."""
     if not isinstance(model, (str, os.PathLike)):
         if hasattr(model, "inputs") and hasattr(model, "get_layer"):
             return keras_graph(model)
@@ -180,7 +190,7 @@ def load(model: str | os.PathLike | Any) -> Graph:
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _load_saved_model(path)
+        return _load_saved_model(path, trust_savedmodel)
     if not path.is_file():  # reading /dev/zero or a pipe would never end
         raise UserError(f"{path} is not a regular file (a device, pipe or socket)")
     if path.suffix.lower() in KERAS_SUFFIXES:
@@ -232,21 +242,25 @@ def max_opset() -> int:
 
 
 def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list[str] | None = None,
-            outputs: list[str] | None = None, nchw: bool = False, opset: int = 17) -> Path:
+            outputs: list[str] | None = None, nchw: bool = False, opset: int = 17,
+            trust_savedmodel: bool = False) -> Path:
     """Convert a TensorFlow model to ONNX at ``out`` (written atomically) and return its path.
 
     ``inputs``/``outputs``: node or tensor names (``Placeholder`` or ``Placeholder:0``); by
     default a frozen graph's Placeholders and its unconsumed nodes, or a SavedModel's/Keras
-    model's signature. ``nchw``: the 4-D inputs become NCHW in the ONNX graph (tf2onnx inserts
+    model's signature. ``trust_savedmodel``: allow a SavedModel folder (loading it runs its
+    initializers). ``nchw``: the 4-D inputs become NCHW in the ONNX graph (tf2onnx inserts
     the transpose and folds it away where it can), which is the layout TensorRT works in.
     """
-    if not MIN_OPSET <= opset <= max_opset():
-        raise UserError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the ONNX opsets tf2onnx writes and "
-                        f"TensorRT's parser reads), not {opset}")
     if isinstance(model, (str, os.PathLike)) and Path(out).resolve() == Path(model).resolve():
         raise UserError(f"{out} is the model being converted: writing the ONNX file there would overwrite it; "
                         f"give it another name (e.g. {Path(out).with_suffix('.onnx').name})")
-    graph = load(model)
+    source = (model,) if isinstance(model, (str, os.PathLike)) else ()
+    check_output(out, source, "output")  # not a device, link, the model (or a file in its folder), a source
+    if not MIN_OPSET <= opset <= max_opset():
+        raise UserError(f"--opset must be between {MIN_OPSET} and {max_opset()} (the ONNX opsets tf2onnx writes and "
+                        f"TensorRT's parser reads), not {opset}")
+    graph = load(model, trust_savedmodel)
     in_names = _resolve(inputs, graph.inputs, graph.graph_def, "inputs")
     out_names = _resolve(outputs, graph.outputs, graph.graph_def, "outputs")
     nchw_inputs = None
@@ -273,7 +287,7 @@ def to_onnx(model: str | os.PathLike | Any, out: str | os.PathLike, inputs: list
     finally:
         logging.root.removeHandler(logged)
     logged.replay()  # it converted: what tf2onnx warned about is shown as before
-    return atomic_write(out, model_proto.SerializeToString())
+    return safe_write(out, model_proto.SerializeToString(), source, "output")
 
 
 class _Held(logging.Handler):

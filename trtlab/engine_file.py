@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from . import __version__, backend, compat
 from .build import Built, captured_stdout, error_recorder, read_header
-from .common import UserError, output_folder, sha256_file, write_temp
+from .common import UserError, check_output, folder_lock, keep_owner, output_folder, sha256_file, write_temp
 
 FORMAT = "trtlab-engine/1"
 
@@ -98,15 +98,20 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
         raise UserError(f"{path} is the model the engine was built from: saving there would overwrite it; "
                         f"give the engine another name (e.g. {path.with_suffix('.engine').name})")
     sidecar = make_sidecar(path, built, source_model, extra)
+    check_output(path, (model,) if model is not None else (), "engine")  # no device, link, input, source
+    check_output(side, (model,) if model is not None else (), "sidecar")
     output_folder(path.parent)
     tmp_engine = tmp_side = None
     replaced = False
     try:
         tmp_engine = write_temp(path, built.plan)
         tmp_side = write_temp(side, (json.dumps(sidecar, indent=2) + "\n").encode())
-        os.replace(tmp_engine, path)
-        replaced = True
-        os.replace(tmp_side, side)
+        with folder_lock(path.parent):  # the pair as one unit: two saves to one name never mix
+            keep_owner(tmp_engine, path)
+            keep_owner(tmp_side, side)
+            os.replace(tmp_engine, path)
+            replaced = True
+            os.replace(tmp_side, side)
     except BaseException as exc:
         for tmp in (tmp_engine, tmp_side):
             if tmp is not None:

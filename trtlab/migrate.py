@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
+import keyword
+import os
 import json
 import re
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .common import UserError, atomic_write
+from .common import UserError, folder_lock, keep_owner, write_temp
 from .migrate_rules import BY_ID, RULES, Rule
 
 TARGETS = ("10", "11", "rtx")
@@ -81,6 +83,14 @@ _FOREIGN_MODULES = set(sys.stdlib_module_names) | {
     "sqlalchemy", "psycopg2", "pymysql", "pymongo", "redis", "zmq", "jinja2", "click", "typer", "flask",
     "django", "requests", "aiohttp", "pycuda", "cuda", "numpy", "pandas", "torch", "tensorflow", "onnxruntime",
     "onnx", "polygraphy", "playwright", "selenium", "matplotlib", "PIL", "cv2"}
+# what the passes of _Analyzer look at (see _Analyzer._nodes)
+_IMPORT_NODES = {ast.Import, ast.ImportFrom, ast.ClassDef}
+_ASSIGN_NODES = {ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
+_NEVER_LOOKED_AT = {ast.Load, ast.Store, ast.Del, ast.Constant, ast.keyword, ast.arg, ast.arguments, ast.alias,
+                    *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
+# nodes with nothing below them that any pass looks at: not even put in the walk's queue
+_LEAVES = {ast.Load, ast.Store, ast.Del, ast.Constant,
+           *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
 _UFF_TEXT = re.compile(r"convert[-_]to[-_]uff")
 _MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*[%!])")
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "snakeviz"}   # their body is Python
@@ -166,6 +176,7 @@ class Report:
 
 
 # --- severity --------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def _version(v: str) -> tuple[int, int]:
     major, _, minor = v.partition(".")
     return int(major), int(minor) if minor.isdigit() else 0
@@ -216,14 +227,47 @@ class _Analyzer:
         self.values: dict[str, list[ast.AST]] = {}
         self.hits: list[tuple[int, Rule, int, int, Edit | None]] = []   # part, rule, line, byte col, edit
         self._seen: set[tuple[int, str, int, int]] = set()
+        self._buckets: dict[str, list[tuple[int, ast.AST]]] | None = None
 
     def _walk(self) -> Iterator[ast.AST]:
         for self.part, tree in enumerate(self.trees):
             yield from ast.walk(tree)
 
+    def _nodes(self, which: str) -> Iterator[ast.AST]:
+        """The nodes one pass looks at, in ``ast.walk`` order: the trees are walked once, not once a
+        pass (a 200,000-line file has millions of nodes; ``migrate --fix`` must stay linear and quick).
+        ``which``: "imports", "assign" (exactly those types) or "other" (every node but those
+        that no pass ever looks at: contexts, constants, operators, keywords)."""
+        if self._buckets is None:
+            self._buckets = {"imports": [], "assign": [], "other": []}
+            imports, assign, other = (self._buckets[k] for k in ("imports", "assign", "other"))
+            AST, skip, leaves = ast.AST, _NEVER_LOOKED_AT, _LEAVES
+            fields_of: dict[type, tuple[str, ...]] = {}
+            for part, tree in enumerate(self.trees):
+                queue = [tree]
+                for node in queue:  # breadth first, like ast.walk; the list grows as it is read
+                    t = type(node)
+                    if t in _IMPORT_NODES:
+                        imports.append((part, node))
+                    elif t in _ASSIGN_NODES:
+                        assign.append((part, node))
+                    if t not in skip:
+                        other.append((part, node))
+                    fields = fields_of.get(t)
+                    if fields is None:
+                        fields = fields_of[t] = tuple(f for f in t._fields if f != "ctx")
+                    for name in fields:
+                        v = getattr(node, name, None)
+                        if type(v) is list:
+                            queue.extend([x for x in v if isinstance(x, AST) and type(x) not in leaves])
+                        elif isinstance(v, AST) and type(v) not in leaves:
+                            queue.append(v)
+        for self.part, node in self._buckets[which]:
+            yield node
+
     # imports ---------------------------------------------------------------------------------
     def _imports(self) -> None:
-        for node in self._walk():
+        for node in self._nodes("imports"):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     root = a.name.split(".")[0]
@@ -342,7 +386,7 @@ class _Analyzer:
         for _ in range(4):                                 # fixed point over the whole file
             self.values = {}
             changed = False
-            for node in self._walk():
+            for node in self._nodes("assign"):
                 if isinstance(node, ast.Assign) and len(node.targets) == 1:
                     changed |= self._bind(node.targets[0], node.value)
                 elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
@@ -392,7 +436,7 @@ class _Analyzer:
         self._imports()
         self._infer()
         create_calls: list[tuple[int, ast.Call]] = []
-        for node in self._walk():
+        for node in self._nodes("other"):
             if isinstance(node, ast.Attribute):
                 self._attribute(node)
             elif isinstance(node, ast.Name) and node.id in self.trt_from and node.id not in self.kinds:
@@ -488,9 +532,9 @@ def _cell_source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, data: bytes | None = None) -> str:
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         raise _Unreadable(None, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -505,8 +549,8 @@ class _Unreadable(Exception):
         self.line, self.message, self.cell = line, message, cell
 
 
-def _load_notebook(path: Path) -> dict:
-    text = _read_text(path)
+def _load_notebook(path: Path, data: bytes | None = None) -> dict:
+    text = _read_text(path, data)
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -526,13 +570,15 @@ def _syntax(exc: SyntaxError, cell: int | None = None) -> _Unreadable:
     return _Unreadable(exc.lineno, f"syntax error: {exc.msg} (the file was not checked)", cell)
 
 
-def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Problem | None]:
-    """Findings in one .py or .ipynb file, or the Problem that stopped the check."""
+def check_file(path: str | Path, target: str = "11",
+               data: bytes | None = None) -> tuple[list[Finding], Problem | None]:
+    """Findings in one .py or .ipynb file, or the Problem that stopped the check.
+    ``data``: the file's bytes, already read (then the file is not read again)."""
     _check_target(target)
     p = Path(path)
     try:
         if p.suffix == ".ipynb":
-            nb = _load_notebook(p)
+            nb = _load_notebook(p, data)
             cells = [(i, _cell_source(c)) for i, c in enumerate(nb["cells"], 1)
                      if isinstance(c, dict) and c.get("cell_type") == "code"]
             try:
@@ -541,7 +587,7 @@ def check_file(path: str | Path, target: str = "11") -> tuple[list[Finding], Pro
             except SyntaxError as exc:
                 raise _syntax(exc, cells[getattr(exc, "part", 0)][0]) from None
         try:
-            src = _read_text(p)
+            src = _read_text(p, data)
             return _findings([(src, src)], str(path), target), None
         except SyntaxError as exc:
             raise _syntax(exc) from None
@@ -561,6 +607,16 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]
     """(file, None) for every .py/.ipynb under the given paths; (path, reason) for bad ones."""
     for raw in paths:
         p = Path(raw)
+        try:
+            if os.path.isdir(p):
+                os.listdir(p)  # rglob would skip a folder it may not read, silently
+            else:
+                os.stat(p)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder on the way that may not be entered, a name too long …
+            yield p, f"cannot read: {exc.strerror or exc}"
+            continue
         if p.is_dir():
             found = False
             for f in sorted(p.rglob("*")):
@@ -652,7 +708,10 @@ def apply_edits(source: str, edits: list[Edit]) -> str:
 def _fixed_source(source: str, findings: list[Finding], parse_source: str | None = None) -> str:
     edits = [f.edit for f in findings if f.edit]
     new = apply_edits(source, edits)
-    ast.parse(strip_magics(new) if parse_source is not None else new)     # never write broken code
+    # Never write broken code: parse the result again, unless every edit put one identifier in the
+    # place of another (an attribute rename), which cannot change how the file parses.
+    if not all(e.text.isidentifier() and not keyword.iskeyword(e.text) for e in edits):
+        ast.parse(strip_magics(new) if parse_source is not None else new)
     return new
 
 
@@ -661,55 +720,127 @@ def _diff(old: str, new: str, label: str) -> str:
                                         f"a/{label.lstrip('/')}", f"b/{label.lstrip('/')}"))
 
 
-def fix_file(path: str | Path, target: str = "11") -> FixResult | None:
-    """Apply the mechanical rewrites to one file; FILE.bak keeps the original. None if nothing to do."""
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _notebook_bytes(nb: dict) -> bytes:
+    """The notebook as JSON text, the way nbformat writes it; a lone surrogate (``"\\ud800"`` in the
+    file) is written back as the same escape, since UTF-8 cannot hold it."""
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+
+
+def backup_name(path: Path) -> Path:
+    """``FILE.bak``, or ``FILE.bak.1``, ``FILE.bak.2`` … when that name is taken by anything (a
+    backup of an earlier run, the user's own file, a link): an existing backup is never replaced."""
+    name = path.with_name(path.name + ".bak")
+    n = 0
+    while os.path.lexists(name):
+        n += 1
+        name = path.with_name(f"{path.name}.bak.{n}")
+    return name
+
+
+def _write_backup(path: Path, data: bytes, like: os.stat_result) -> Path:
+    """A new backup file holding ``data``, with the owner and mode of the original. Created with
+    O_EXCL|O_NOFOLLOW: never through a link, never over anything that appeared meanwhile."""
+    for _ in range(100):
+        backup = backup_name(path)
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.chown(backup, like.st_uid, like.st_gid)
+            except OSError:
+                pass
+            os.chmod(backup, like.st_mode & 0o7777)
+        except BaseException:
+            backup.unlink(missing_ok=True)
+            raise
+        return backup
+    raise OSError(f"no free backup name beside {path}")
+
+
+def fix_file(path: str | Path, target: str = "11", read_only: bool = False) -> FixResult | None:
+    """Apply the mechanical rewrites to one file; the original is kept as FILE.bak (FILE.bak.N when
+    that exists). None if nothing to do.
+
+    Safe to run twice at once on one file: the folder's advisory lock is held from reading the file
+    to replacing it, and the file is read once and checked unchanged before it is replaced, so no
+    edit is applied twice and the original is never lost. A link is not followed, a read-only file
+    is refused unless ``read_only``, and the new file keeps the owner and mode of the old one.
+    """
+    import stat
+
     p = Path(path)
-    findings, problem = check_file(p, target)
-    if problem:
-        raise UserError(f"{problem.where()}: {problem.message}")
-    fixable = [f for f in findings if f.edit]
-    if not fixable:
-        return None
-    original = p.read_bytes()
-    if p.suffix == ".ipynb":
-        nb = json.loads(original.decode("utf-8-sig"))
-        diffs = []
-        for i, cell in enumerate(nb["cells"], 1):
-            mine = [f for f in fixable if f.cell == i]
-            if not mine:
-                continue
-            old = _cell_source(cell)
-            new = _fixed_source(old, mine, parse_source=old)
-            cell["source"] = _split_lines(new) if isinstance(cell.get("source"), list) else new
-            diffs.append(_diff(old, new, f"{p} (cell {i})"))
-        data = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
-        diff = "".join(diffs)
-    else:
-        old = original.decode("utf-8-sig")
-        new = _fixed_source(old, fixable)
-        data = new.encode()
-        if original.startswith(b"\xef\xbb\xbf"):
-            data = b"\xef\xbb\xbf" + data
-        diff = _diff(old, new, str(p))
-    backup = p.with_name(p.name + ".bak")
-    if backup.is_dir():  # copy2 would put the original inside it
-        raise OSError(f"{backup} is a folder, so the original cannot be kept there; left as is")
-    shutil.copy2(p, backup)
-    try:
-        atomic_write(p, data)
-    except UserError as exc:  # a write failure, reported as one (fix_paths skips UserError: the check reports it)
-        raise OSError(str(exc)) from None
+    with folder_lock(p.parent):
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(f"{p} is a symbolic link: not changed (fix the file it points to)")
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{p} is not a regular file: not changed")
+        if not read_only and not st.st_mode & 0o222:
+            raise OSError(f"{p} is read-only: not changed (--fix-read-only changes it anyway)")
+        original = p.read_bytes()
+        findings, problem = check_file(p, target, data=original)
+        if problem:
+            raise UserError(f"{problem.where()}: {problem.message}")
+        fixable = [f for f in findings if f.edit]
+        if not fixable:
+            return None
+        if p.suffix == ".ipynb":
+            nb = json.loads(original.decode("utf-8-sig"))
+            diffs = []
+            by_cell: dict[int | None, list[Finding]] = {}
+            for f in fixable:
+                by_cell.setdefault(f.cell, []).append(f)
+            for i, cell in enumerate(nb["cells"], 1):
+                mine = by_cell.get(i)
+                if not mine:
+                    continue
+                old = _cell_source(cell)
+                new = _fixed_source(old, mine, parse_source=old)
+                cell["source"] = _split_lines(new) if isinstance(cell.get("source"), list) else new
+                diffs.append(_diff(old, new, f"{p} (cell {i})"))
+            data = _notebook_bytes(nb)
+            diff = "".join(diffs)
+        else:
+            old = original.decode("utf-8-sig")
+            new = _fixed_source(old, fixable)
+            data = new.encode("utf-8", "surrogatepass")
+            if original.startswith(b"\xef\xbb\xbf"):
+                data = b"\xef\xbb\xbf" + data
+            diff = _diff(old, new, str(p))
+        tmp = write_temp(p, data)
+        try:
+            keep_owner(tmp, p)
+            now = os.lstat(p)  # another program may have written it meanwhile: then leave it alone
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns) \
+                    or p.read_bytes() != original:
+                raise OSError(f"{p} changed while it was being fixed: left as it is now; run --fix again")
+            backup = _write_backup(p, original, st)
+            os.replace(tmp, p)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return FixResult(str(p), str(backup), diff, len(fixable))
 
 
-def fix_paths(paths: Iterable[str | Path], target: str = "11") -> tuple[list[FixResult], list[Problem]]:
+def fix_paths(paths: Iterable[str | Path], target: str = "11",
+              read_only: bool = False) -> tuple[list[FixResult], list[Problem]]:
     results, problems = [], []
     for f, reason in iter_files(paths):
         if reason:
             problems.append(Problem(str(f), None, reason))
             continue
         try:
-            r = fix_file(f, target)
+            r = fix_file(f, target, read_only)
         except UserError:
             continue                       # reported by the check that follows
         except SyntaxError as exc:
@@ -724,7 +855,8 @@ def fix_paths(paths: Iterable[str | Path], target: str = "11") -> tuple[list[Fix
 
 
 # --- command line ---------------------------------------------------------------------------------
-def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix: bool = False) -> int:
+def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix: bool = False,
+         read_only: bool = False) -> int:
     """What ``trtlab migrate`` does; returns the exit code (0 clean, 1 findings, 2 problems)."""
     _check_target(target)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
@@ -738,7 +870,7 @@ def main(paths: list[str | Path], target: str = "11", as_json: bool = False, fix
     fixed: list[FixResult] = []
     fix_problems: list[Problem] = []
     if fix:
-        fixed, fix_problems = fix_paths(paths, target)
+        fixed, fix_problems = fix_paths(paths, target, read_only)
     report = check_paths(paths, target)
     report.problems += [p for p in fix_problems if p.path not in {q.path for q in report.problems}]
     if as_json:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime as _dt
 import html
 import json
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import book
-from .common import UserError, artifacts_dir, atomic_write, fds_to, output_folder, repo_root
+from .common import UserError, artifacts_dir, atomic_write, check_output, fds_to, output_folder, repo_root
 from .recorder import MIME as RECORD_MIME, preview
 
 BOOK_TITLE = "trtlab — Tensor to TensorRT"
@@ -348,9 +349,9 @@ def write_index(chapters: list[Chapter], out_dir: Path, prov: dict[str, str] | N
             f'<span class="chapter-title">{title}</span>'
         seconds = f"{c.seconds:.1f} s" if c.seconds is not None else "—"
         err = f' title="{html.escape(c.error)}"' if c.error else ""
-        rows.append(f'<tr class="chapter" data-name="{c.name}"><td class="num">{html.escape(c.name[:2])}</td>'
+        rows.append(f'<tr class="chapter" data-name="{html.escape(c.name)}"><td class="num">{html.escape(c.name[:2])}</td>'
                     f'<td>{link}<div class="summary">{html.escape(c.summary)}</div></td>'
-                    f'<td class="status {c.status.replace(" ", "-")}"{err}>{html.escape(c.status_text)}</td>'
+                    f'<td class="status {html.escape(c.status.replace(" ", "-"))}"{err}>{html.escape(c.status_text)}</td>'
                     f'<td class="time">{seconds}</td></tr>')
     done = sum(c.status == "executed" for c in chapters)
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -401,12 +402,42 @@ def _select(only: str | None) -> list[Path]:
     return sorted(picked)
 
 
-def _previous(out: Path) -> dict[str, dict[str, Any]]:
+_STATUSES = ("executed", "failed", "not run")
+
+
+def _inside(path: Path, folder: Path) -> bool:
     try:
-        data = json.loads((out / "book.json").read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        return path.resolve().parent == folder.resolve() and path.suffix == ".ipynb"
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _previous(out: Path) -> dict[str, dict[str, Any]]:
+    """The last run's ``book.json``, entry by entry; a corrupted file or entry counts as no run
+    (never a traceback, never a status value outside the three the site knows)."""
+    try:
+        data = json.loads((out / "book.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    kept: dict[str, dict[str, Any]] = {}
+    for name, old in data.items():
+        if not isinstance(old, dict) or old.get("status") not in _STATUSES:
+            continue
+        number = (int, float)
+        kept[name] = {
+            "status": old["status"],
+            "seconds": old["seconds"] if isinstance(old.get("seconds"), number)
+            and not isinstance(old.get("seconds"), bool) and 0 <= old["seconds"] < 1e9 else None,
+            "error": old["error"] if isinstance(old.get("error"), str) else "",
+            "failed_cell": old["failed_cell"] if type(old.get("failed_cell")) is int else None,
+            "executed": old["executed"] if isinstance(old.get("executed"), str) and "\0" not in old["executed"]
+            and _inside(out / old["executed"], out / "notebooks") else None,  # never a page from elsewhere
+            "provenance": old["provenance"] if isinstance(old.get("provenance"), dict)
+            and all(isinstance(v, str) for v in old["provenance"].values()) else None,
+        }
+    return kept
 
 
 @contextlib.contextmanager
@@ -417,7 +448,10 @@ def _output_to(path: Path) -> Iterator[None]:
     the book's own output to one line per notebook.
     """
     output_folder(path.parent)
-    with open(path, "wb") as log, fds_to(log, (1, 2)):
+    check_output(path, (), "kernel log")  # a link or a FIFO there is refused, never written through
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as log, fds_to(log, (1, 2)):
         yield
 
 
@@ -448,10 +482,32 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
             continue
         c.status, c.seconds, c.error = old.get("status", "not run"), old.get("seconds"), old.get("error", "")
         c.failed_cell, c.executed, c.provenance = old.get("failed_cell"), str(executed), old.get("provenance")
+    before = {p.stem: dataclasses.replace(chapters[p.stem]) for p in paths}  # what is on disk now
     for p in paths:  # chosen this time: start from scratch
         c = chapters[p.stem]
         c.status, c.seconds, c.error, c.failed_cell, c.executed, c.provenance = "not run", None, "", None, None, None
     start = time.perf_counter()
+
+    def as_on_disk() -> dict[str, Chapter]:
+        """This run's rows for the chapters it finished, the earlier rows (and notebooks) for the rest."""
+        return {name: (before[name] if name in before and c.seconds is None else c) for name, c in chapters.items()}
+
+    try:  # book.json after every chapter: a run killed halfway leaves a true one
+        failed = _run_chapters(paths, chapters, out, artifacts, timeout, prov,
+                               lambda: _write_json(every, as_on_disk(), out))
+    except KeyboardInterrupt:
+        chapters = as_on_disk()
+        _write_status(every, chapters, out, prov)
+        raise
+    index = _write_status(every, chapters, out, prov)
+    ran = [chapters[p.stem] for p in paths]
+    ok = sum(c.status == "executed" for c in ran)
+    print(f"{ok}/{len(paths)} notebooks in {time.perf_counter() - start:.0f} s; site: {index}")
+    return 0 if ok == len(paths) and failed is None else 1
+
+
+def _run_chapters(paths: list[Path], chapters: dict[str, Chapter], out: Path, artifacts: Path, timeout: int,
+                  prov: dict[str, str], done: Any = None) -> Chapter | None:
     failed: Chapter | None = None
     for i, path in enumerate(paths, 1):
         c = chapters[path.stem]
@@ -476,8 +532,20 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
             print(f"trtlab book: error: {path.name} failed at {r.error}", flush=True)
             if log.exists():
                 print(f"trtlab book: kernel messages: {log}", flush=True)
+        if done is not None:
+            done()
+    return failed
+
+
+def _write_status(every: list[Path], chapters: dict[str, Chapter], out: Path, prov: dict[str, str]) -> Path:
+    """The site and ``DIR/book.json`` for the chapters as they stand."""
+    index = write_site([chapters[p.stem] for p in every], out / "html", prov)
+    _write_json(every, chapters, out)
+    return index
+
+
+def _write_json(every: list[Path], chapters: dict[str, Chapter], out: Path) -> None:
     ordered = [chapters[p.stem] for p in every]
-    index = write_site(ordered, out / "html", prov)
     summary: dict[str, Any] = {}
     for c in ordered:
         d = asdict(c)
@@ -488,10 +556,6 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
         d["ok"] = c.status == "executed"
         summary[c.name] = d
     atomic_write(out / "book.json", json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"))
-    ran = [chapters[p.stem] for p in paths]
-    ok = sum(c.status == "executed" for c in ran)
-    print(f"{ok}/{len(paths)} notebooks in {time.perf_counter() - start:.0f} s; site: {index}")
-    return 0 if ok == len(paths) else 1
 
 
 # --- JupyterLab -----------------------------------------------------------------------------
@@ -508,7 +572,10 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def lab_command(port: int = 8888, open_browser: bool = True, root_dir: Path | None = None,
                 token: str | None = None) -> list[str]:
-    """The command line that starts JupyterLab on the notebooks folder, on 127.0.0.1 only."""
+    """The command line that starts JupyterLab on the notebooks folder, on 127.0.0.1 only.
+
+    ``token`` puts the token on the command line, where ``ps`` shows it to every local user: only
+    for tests; ``run_lab`` passes it in the environment (``JUPYTER_TOKEN``) instead."""
     root_dir = Path(root_dir or repo_root() / "notebooks").resolve()
     cmd = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root_dir}"]
@@ -532,9 +599,12 @@ def run_lab(port: int = 8888, open_browser: bool = True) -> int:
         raise UserError(f"no notebooks folder at {root}")
     token = secrets.token_hex(16)
     env = dict(os.environ)
+    # The token goes through the environment, not the command line: every local user can read a
+    # process's arguments (ps), only its owner its environment (/proc/PID/environ is 0400).
+    env["JUPYTER_TOKEN"] = token
     # Kernels start in notebooks/: keep their artifacts where `trtlab book` puts them.
     env.setdefault("TRTLAB_ARTIFACTS", str(repo_root() / "artifacts"))
-    cmd = lab_command(port, open_browser, root, token)
+    cmd = lab_command(port, open_browser, root)
     print(f"JupyterLab on {root}\n  open: http://127.0.0.1:{port}/lab?token={token}\n  stop: Ctrl-C (twice)",
           flush=True)
     os.execve(cmd[0], cmd, env)
