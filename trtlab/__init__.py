@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 __all__ = ["backend", "record", "artifacts_dir", "UserError", "__version__"]
 
 _SUBMODULES = {"bench", "book", "build", "common", "convert", "data", "engine_file", "env", "migrate",
-               "models", "network", "parse", "recorder", "reference", "runtime", "site", "widgets"}
+               "models", "network", "parse", "recorder", "reference", "runtime", "site", "widgets",
+               "serve", "k8s"}
 
 
 def __getattr__(name: str) -> Any:

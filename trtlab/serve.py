@@ -580,6 +580,87 @@ def group_processes(pgid: int) -> list[tuple[int, str]]:
     return found
 
 
+# --- load: perf_analyzer ---------------------------------------------------------------------------
+def perf_analyzer_path() -> Path:
+    """``perf_analyzer`` from the tritonclient 2.51.0 wheel, installed beside this Python."""
+    path = Path(sys.executable).with_name("perf_analyzer")
+    if not path.is_file():
+        raise UserError(f"{path} is missing: pip install --no-deps tritonclient==2.51.0 (the README's install)")
+    return path
+
+
+def perf_analyzer_env(folder: Path) -> dict[str, str]:
+    """perf_analyzer links ``libb64.so.0d`` and ``libcudart.so.12``; the nvidia-pytriton wheel carries
+    both (under mangled names), so ``folder`` gets links with the names the binary asks for."""
+    libs = triton_home().parent.parent / "nvidia_pytriton.libs"
+    for soname, pattern in (("libb64.so.0d", "libb64-*.so.0d"), ("libcudart.so.12", "libcudart-*.so.12*")):
+        found = sorted(libs.glob(pattern))
+        if not found:
+            raise UserError(f"{libs} has no {pattern}: perf_analyzer cannot start")
+        link = folder / soname
+        if not link.exists():
+            link.symlink_to(found[0])
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in [str(folder), env.get("LD_LIBRARY_PATH", "")] if p)
+    return env
+
+
+def model_counts(server: "Server", model: str) -> tuple[int, int]:
+    """(inference_count, execution_count) of ``model`` from Triton's statistics API: their ratio
+    over an interval is the average batch the dynamic batcher formed."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(server.http_url)
+    try:
+        stats = client.get_inference_statistics(model)["model_stats"][0]
+    finally:
+        client.close()
+    return int(stats["inference_count"]), int(stats["execution_count"])
+
+
+def perf_run(server: "Server", model: str, concurrency: int, *, protocol: str = "grpc", interval_ms: int = 500,
+             trials: int = 3, shapes: Mapping[str, Sequence[int]] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    """One bounded perf_analyzer run at ``concurrency``: ``trials`` windows of ``interval_ms`` each
+    (stability is not waited for: on a shared machine it may never come), to 127.0.0.1 only.
+    Returns its CSV row: throughput (inferences/s), p50/p90/p99 latency (us), the server's queue
+    and compute times (us), and the average batch from the statistics API."""
+    if protocol not in ("grpc", "http"):
+        raise UserError(f"protocol must be grpc or http, not {protocol!r}")
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    with tempfile.TemporaryDirectory(prefix="trtlab-pa-") as tmp:
+        csv_path = Path(tmp) / "pa.csv"
+        cmd = [str(perf_analyzer_path()), "-m", model, "-u", url, "-i", protocol, "-b", "1",
+               "--concurrency-range", f"{concurrency}:{concurrency}", "--measurement-mode", "time_windows",
+               "--measurement-interval", str(interval_ms), "--max-trials", str(trials),
+               "--stability-percentage", "1000", "--percentile", "99", "-f", str(csv_path)]
+        for name, shape in (shapes or {}).items():
+            cmd += ["--shape", f"{name}:{','.join(map(str, shape))}"]
+        before = model_counts(server, model)
+        try:
+            done = subprocess.run(cmd, env=perf_analyzer_env(Path(tmp)), capture_output=True, text=True,
+                                  timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"perf_analyzer at concurrency {concurrency} ran past {timeout:.0f} s") from None
+        after = model_counts(server, model)
+        if done.returncode != 0 or not csv_path.exists():
+            last = [l for l in (done.stdout + done.stderr).splitlines() if l.strip()]
+            raise UserError(f"perf_analyzer failed at concurrency {concurrency}: {last[-1] if last else done.returncode}")
+        import csv
+
+        row = next(csv.DictReader(csv_path.read_text().splitlines()))
+    executions = after[1] - before[1]
+    return {"concurrency": concurrency, "protocol": protocol,
+            "throughput": float(row["Inferences/Second"]),
+            "p50_us": int(row["p50 latency"]), "p90_us": int(row["p90 latency"]), "p99_us": int(row["p99 latency"]),
+            "queue_us": int(row["Server Queue"]), "compute_us": int(row["Server Compute Infer"]),
+            "requests": after[0] - before[0], "avg_batch": (after[0] - before[0]) / executions if executions else None}
+
+
+def sweep(server: "Server", model: str, concurrencies: Sequence[int] = (1, 2, 4, 8, 16), **options: Any) -> list[dict[str, Any]]:
+    """perf_run at each concurrency, in order."""
+    return [perf_run(server, model, c, **options) for c in concurrencies]
+
+
 # --- trtlab serve ---------------------------------------------------------------------------------
 class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGHUP so that the server is stopped on the way out."""
