@@ -81,7 +81,11 @@ def manifests(name: str, image: str, storage_uri: str, *, replicas: int = 2, max
 def dump(documents: list[dict[str, Any]]) -> str:
     import yaml
 
-    return yaml.safe_dump_all(documents, sort_keys=False)
+    class _Plain(yaml.SafeDumper):  # no &anchors / *aliases for the label dicts used three times
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump_all(documents, Dumper=_Plain, sort_keys=False)
 
 
 REQUIRED = {

@@ -315,7 +315,12 @@ def _write_model(repository: Path, name: str, cfg: Any, files: Mapping[str, byte
         if final.exists():
             old = repository / f".{name}.old-{os.getpid()}"
             os.replace(final, old)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if old is not None:  # put the previous model back
+                os.replace(old, final)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
@@ -380,9 +385,20 @@ def free_ports(n: int = 3) -> int:
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a clean stop
     except OSError:
         pass
+
+
+def _sweep_stale_workdirs() -> None:
+    """Remove the private layouts of servers whose Python died without stopping them (SIGKILL)."""
+    for folder in Path(tempfile.gettempdir()).glob("trtlab-triton-*-*"):
+        try:
+            os.kill(int(folder.name.split("-")[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, IndexError):
+            pass
 
 
 @dataclass
@@ -468,7 +484,8 @@ class Server:
         if not stub.is_file():
             raise UserError(f"Triton's Python backend has no stub for Python {version} "
                             f"(the wheel has {', '.join(sorted(p.name for p in (home / 'python_backend_stubs').iterdir() if p.is_dir()))})")
-        self.workdir = Path(tempfile.mkdtemp(prefix="trtlab-triton-"))
+        _sweep_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"trtlab-triton-{os.getpid()}-"))
         (self.workdir / "bin").mkdir()
         (self.workdir / "backends" / "python").mkdir(parents=True)
         (self.workdir / "bin" / "tritonserver").symlink_to(home / "bin" / "tritonserver")
