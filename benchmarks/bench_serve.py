@@ -1,6 +1,6 @@
 """LeNet on a real Triton server (trtlab.serve), measured with perf_analyzer: the budgets of issue 13.
 
-    python benchmarks/bench_serve.py [--window-ms 1000] [--instances 1] [--queue-delay-us 200]
+    python benchmarks/bench_serve.py [--window-requests 500] [--instances 1] [--queue-delay-us 200]
                                      [--threads N] [--starts 3] [--json OUT.json]
 
 Budgets (on a 2-core machine, the CPU path — ONNX Runtime on the source model):
@@ -9,7 +9,7 @@ Budgets (on a 2-core machine, the CPU path — ONNX Runtime on the source model)
 Prints every figure with the machine's load average beside it (a shared machine's neighbours
 move latency percentiles far more than throughput), and which runner served: TensorRT where
 this machine can run the engine, else ONNX Runtime on the engine's source model.
-Requests go to 127.0.0.1 only; each point is 3 windows of --window-ms.
+Requests go to 127.0.0.1 only; each point is 3 windows of --window-requests requests.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from trtlab.common import atomic_write
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--window-ms", type=int, default=1000)
+    ap.add_argument("--window-requests", type=int, default=500)
     ap.add_argument("--instances", type=int, default=1)
     ap.add_argument("--queue-delay-us", type=int, default=200)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime threads per instance")
@@ -53,7 +53,7 @@ def main() -> int:
             s.stop()
         load = [os.getloadavg()[0]]
         with serve.Server(repo, port=0) as server:
-            sweeps = {m: serve.sweep(server, m, concurrencies, interval_ms=args.window_ms)
+            sweeps = {m: serve.sweep(server, m, concurrencies, requests=args.window_requests)
                       for m in ("lenet", "lenet_nobatch")}
         load.append(os.getloadavg()[0])
 

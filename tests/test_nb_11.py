@@ -11,7 +11,7 @@ pytestmark = pytest.mark.notebook
 
 
 def test_11_deployment(run_notebook):
-    rec = run_notebook("11_deployment", MAX_BATCH=16, CONCURRENCIES=[1, 8], WINDOW_MS=250,
+    rec = run_notebook("11_deployment", MAX_BATCH=16, CONCURRENCIES=[1, 8], WINDOW_REQUESTS=100,
                        FAULT_REQUESTS=200).records
     caps = backend.probe()
     assert rec["inspect_exit_code"] == 0          # inspect reports; it does not fail on a foreign machine

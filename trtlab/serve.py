@@ -635,10 +635,12 @@ def model_counts(server: "Server", model: str) -> tuple[int, int]:
     return int(stats["inference_count"]), int(stats["execution_count"])
 
 
-def perf_run(server: "Server", model: str, concurrency: int, *, protocol: str = "grpc", interval_ms: int = 500,
+def perf_run(server: "Server", model: str, concurrency: int, *, protocol: str = "grpc", requests: int = 200,
              trials: int = 3, shapes: Mapping[str, Sequence[int]] | None = None, timeout: float = 60.0) -> dict[str, Any]:
-    """One bounded perf_analyzer run at ``concurrency``: ``trials`` windows of ``interval_ms`` each
-    (stability is not waited for: on a shared machine it may never come), to 127.0.0.1 only.
+    """One bounded perf_analyzer run at ``concurrency``: ``trials`` windows of ``requests`` requests
+    each, to 127.0.0.1 only. Windows are counted in requests, not milliseconds, so that a window
+    on a busy machine is never empty; stability is not waited for (it may never come on a shared
+    machine); ``timeout`` bounds the time. A run perf_analyzer still calls unstable is retried once.
     Returns its CSV row: throughput (inferences/s), p50/p90/p99 latency (us), the server's queue
     and compute times (us), and the average batch from the statistics API."""
     if protocol not in ("grpc", "http"):
@@ -647,18 +649,22 @@ def perf_run(server: "Server", model: str, concurrency: int, *, protocol: str = 
     with tempfile.TemporaryDirectory(prefix="trtlab-pa-") as tmp:
         csv_path = Path(tmp) / "pa.csv"
         cmd = [str(perf_analyzer_path()), "-m", model, "-u", url, "-i", protocol, "-b", "1",
-               "--concurrency-range", f"{concurrency}:{concurrency}", "--measurement-mode", "time_windows",
-               "--measurement-interval", str(interval_ms), "--max-trials", str(trials),
+               "--concurrency-range", f"{concurrency}:{concurrency}", "--measurement-mode", "count_windows",
+               "--measurement-request-count", str(requests), "--max-trials", str(trials),
                "--stability-percentage", "1000", "--percentile", "99", "-f", str(csv_path)]
         for name, shape in (shapes or {}).items():
             cmd += ["--shape", f"{name}:{','.join(map(str, shape))}"]
-        before = model_counts(server, model)
-        try:
-            done = subprocess.run(cmd, env=perf_analyzer_env(Path(tmp)), capture_output=True, text=True,
-                                  timeout=timeout, start_new_session=True)
-        except subprocess.TimeoutExpired:
-            raise UserError(f"perf_analyzer at concurrency {concurrency} ran past {timeout:.0f} s") from None
-        after = model_counts(server, model)
+        env = perf_analyzer_env(Path(tmp))
+        for attempt in range(2):
+            before = model_counts(server, model)
+            try:
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                                      start_new_session=True)
+            except subprocess.TimeoutExpired:
+                raise UserError(f"perf_analyzer at concurrency {concurrency} ran past {timeout:.0f} s") from None
+            after = model_counts(server, model)
+            if done.returncode == 0 or "stable" not in done.stdout + done.stderr:
+                break
         if done.returncode != 0 or not csv_path.exists():
             last = [l for l in (done.stdout + done.stderr).splitlines() if l.strip()]
             raise UserError(f"perf_analyzer failed at concurrency {concurrency}: {last[-1] if last else done.returncode}")
