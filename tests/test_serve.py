@@ -72,6 +72,22 @@ def test_batching_comes_from_the_profile(sidecar):
         serve.batching(sidecar, max_batch=9)
 
 
+def test_odd_sidecars_are_one_line_errors(sidecar):
+    odd = json.loads(json.dumps(sidecar))
+    odd["io"][0]["mode"] = "sideways"
+    with pytest.raises(UserError, match="neither input nor output"):
+        serve.batching(odd)
+    odd = json.loads(json.dumps(sidecar))
+    odd["io"][0]["dtype"] = "complex64"
+    with pytest.raises(UserError, match="no Triton type"):
+        serve.batching(odd)
+    odd = json.loads(json.dumps(sidecar))
+    odd["profiles"][0]["x"]["min"] = []
+    assert serve.batching(odd).max_batch_size == 0  # not batchable, said why
+    with pytest.raises(UserError, match="lists no inputs"):
+        serve.batching({"io": []})
+
+
 def test_a_fixed_batch_turns_triton_batching_off(tmp_path):
     fixed = engine_file.read_sidecar(tiny_engine.make_engine(tmp_path, batch=2))
     b = serve.batching(fixed)

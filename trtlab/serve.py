@@ -70,6 +70,8 @@ def batching(sidecar: Mapping[str, Any], max_batch: int | None = None) -> Batchi
     if not io:
         raise UserError("the sidecar lists no inputs or outputs; rebuild the engine with trtlab build")
     for t in io:
+        if t.get("mode") not in ("input", "output"):
+            raise UserError(f"tensor {t.get('name')!r}: mode {t.get('mode')!r} is neither input nor output")
         if t.get("dtype") not in TRITON_DTYPES:
             raise UserError(f"tensor {t.get('name')!r}: dtype {t.get('dtype')!r} has no Triton type here")
     profile = (sidecar.get("profiles") or [{}])[0] or {}
@@ -79,6 +81,8 @@ def batching(sidecar: Mapping[str, Any], max_batch: int | None = None) -> Batchi
         why = "the engine has a fixed batch (its first dimension is not dynamic)"
     elif not all(isinstance(profile.get(t["name"]), Mapping) for t in inputs):
         why = "the sidecar has no optimization profile for every input"
+    elif not all(profile[t["name"]]["min"] and profile[t["name"]]["max"] for t in inputs):
+        why = "the sidecar's profile has an empty shape"
     else:
         mins = {int(profile[t["name"]]["min"][0]) for t in inputs}
         if mins != {1}:
@@ -458,7 +462,7 @@ class Server:
                 f"--metrics-address={HOST}", f"--metrics-port={self.metrics_port}",
                 "--allow-gpu-metrics=false", "--allow-sagemaker=false", "--allow-vertex-ai=false",
                 "--exit-on-error=true", "--strict-readiness=true", f"--log-verbose={self.log_verbose}",
-                "--exit-timeout-secs=5", *self.extra_args]
+                "--exit-timeout-secs=3", *self.extra_args]
 
     def environment(self) -> dict[str, str]:
         import site
