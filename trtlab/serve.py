@@ -121,8 +121,8 @@ def _base_config(name: str, sidecar: Mapping[str, Any], batch: Batching, instanc
         spec.name, spec.dims[:] = t["name"], batch.dims[t["name"]]
         spec.data_type = pb.DataType.Value(TRITON_DTYPES[t["dtype"]])
     if batch.max_batch_size > 0 and queue_delay_us is not None:
+        cfg.dynamic_batching.SetInParent()  # present even with a delay of 0 (then: batch what is queued)
         cfg.dynamic_batching.max_queue_delay_microseconds = queue_delay_us
-        cfg.dynamic_batching.preferred_batch_size[:] = []  # any size up to max_batch_size
     group = cfg.instance_group.add(count=instances, kind=pb.ModelInstanceGroup.Kind.Value(kind))
     if kind == "KIND_GPU":
         group.gpus[:] = [0]
@@ -180,11 +180,13 @@ def plan_config(name: str, sidecar: Mapping[str, Any], *, max_batch: int | None 
     cfg = _base_config(name, sidecar, batch, instances, "KIND_GPU", queue_delay_us)
     cfg.platform = "tensorrt_plan"
     if warmup:
-        w = cfg.model_warmup.add(name="zeros", batch_size=max(1, min(1, batch.max_batch_size)))
+        w = cfg.model_warmup.add(name="zeros", batch_size=1)  # 1 is valid with and without batching
         for t in (t for t in sidecar["io"] if t["mode"] == "input"):
             dims = batch.dims[t["name"]]
             if any(d < 0 for d in dims):  # a dynamic non-batch dimension: warm up at the profile's opt
-                opt = sidecar["profiles"][0][t["name"]]["opt"]
+                opt = ((sidecar.get("profiles") or [{}])[0] or {}).get(t["name"], {}).get("opt")
+                if not opt:
+                    raise UserError(f"input {t['name']!r} has dynamic dims {dims} and no profile to warm up with")
                 dims = list(opt[1:] if batch.max_batch_size else opt)
             w.inputs[t["name"]].CopyFrom(pb.ModelWarmup.Input(
                 data_type=pb.DataType.Value(TRITON_DTYPES[t["dtype"]]), dims=dims, zero_data=True))
