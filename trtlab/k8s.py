@@ -64,16 +64,13 @@ def manifests(name: str, image: str, storage_uri: str, *, replicas: int = 2, max
             "metrics": [{"type": "Pods", "pods": {"metric": {"name": QUEUE_METRIC},
                                                   "target": {"type": "AverageValue",
                                                              "averageValue": str(queue_target_us)}}}]}}
+    model: dict[str, Any] = {"modelFormat": {"name": "tensorrt"}, "runtime": "kserve-tritonserver"}
+    if ":" in image.rsplit("/", 1)[-1]:  # the runtime's image tag, e.g. 24.10-py3
+        model["runtimeVersion"] = image.rsplit(":", 1)[-1]
+    model |= {"storageUri": storage_uri, "resources": {"limits": {"nvidia.com/gpu": gpus}}}
     inference_service = {
         "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": name},
-        "spec": {"predictor": {
-            "minReplicas": replicas, "maxReplicas": max_replicas,
-            "model": {"modelFormat": {"name": "tensorrt"}, "runtime": "kserve-tritonserver",
-                      "runtimeVersion": image.rsplit(":", 1)[-1] if ":" in image else None,
-                      "storageUri": storage_uri,
-                      "resources": {"limits": {"nvidia.com/gpu": gpus}}}}}}
-    if inference_service["spec"]["predictor"]["model"]["runtimeVersion"] is None:
-        del inference_service["spec"]["predictor"]["model"]["runtimeVersion"]
+        "spec": {"predictor": {"minReplicas": replicas, "maxReplicas": max_replicas, "model": model}}}
     return {"kserve-inferenceservice.yaml": [inference_service],
             "triton-deployment.yaml": [deployment, service, hpa]}
 
