@@ -185,8 +185,23 @@ def test_server_answers_over_http_and_grpc_then_stops_everything(engine, tmp_pat
         via_grpc = grpc.infer("tiny", [request]).as_numpy("y")
         label = http.get_model_config("tiny")["parameters"]["trtlab_label"]["string_value"]
         stats = http.get_inference_statistics("tiny")["model_stats"][0]
+        # requests in flight together are batched by Triton and split again by model.py: each
+        # client must get its own rows back
+        many = httpclient.InferenceServerClient(server.http_url, concurrency=8)
+        rng = np.random.default_rng(1)
+        inputs = [rng.standard_normal((1 + i % 3, 4)).astype(np.float32) for i in range(24)]
+        pending = []
+        for a in inputs:
+            request = httpclient.InferInput("x", list(a.shape), "FP32")
+            request.set_data_from_numpy(a)
+            pending.append(many.async_infer("tiny", [request]))
+        answers = [p.get_result().as_numpy("y") for p in pending]
+        after = http.get_inference_statistics("tiny")["model_stats"][0]
     finally:
         server.stop()
+    for a, y in zip(inputs, answers):
+        np.testing.assert_allclose(y, tiny_engine.expected(a), atol=1e-5)
+    assert int(after["inference_count"]) - int(stats["inference_count"]) == sum(len(a) for a in inputs)
     np.testing.assert_allclose(via_http, tiny_engine.expected(x), atol=1e-5)
     np.testing.assert_allclose(via_grpc, tiny_engine.expected(x), atol=1e-5)
     assert ("ONNX Runtime" in label) is (expected_runner(engine) == "onnxruntime")
