@@ -574,6 +574,9 @@ class Server:
                 os.killpg(pgid, signal.SIGKILL)  # stubs that outlived the server
             except ProcessLookupError:
                 pass
+            deadline = time.monotonic() + 5  # SIGKILL is asynchronous: wait until they are gone
+            while group_processes(pgid) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if self.workdir is not None:
             self.kept_log = self.log_text()
             shutil.rmtree(self.workdir, ignore_errors=True)
