@@ -60,7 +60,8 @@ def wait_gone(path: Path, seconds: float = 15) -> list[str]:
 
 def expected_runner(engine: Path) -> str:
     caps = backend.probe()
-    return "tensorrt" if caps.can_run and engine_file.check(engine).can_run else "onnxruntime"
+    real_gpu = caps.can_run and not getattr(caps, "simulated", False)  # TRTLAB_SIMULATE_GPU runs nothing
+    return "tensorrt" if real_gpu and engine_file.check(engine).can_run else "onnxruntime"
 
 
 # --- configs -----------------------------------------------------------------------------------

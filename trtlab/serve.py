@@ -260,6 +260,8 @@ def choose_runner(engine: Path, sidecar: Mapping[str, Any], cpu: bool = False) -
 
     caps = backend.probe()
     why = "the CPU was asked for (--cpu)" if cpu else ""
+    if getattr(caps, "simulated", False) and not cpu:  # a test's TRTLAB_SIMULATE_GPU: nothing runs on it
+        why, cpu = "the GPU is simulated (TRTLAB_SIMULATE_GPU)", True
     if not cpu:
         verdict = engine_file.check(engine)
         if caps.can_run and verdict.can_run:
