@@ -197,7 +197,13 @@ def test_server_answers_over_http_and_grpc_then_stops_everything(engine, tmp_pat
             request.set_data_from_numpy(a)
             pending.append(many.async_infer("tiny", [request]))
         answers = [p.get_result().as_numpy("y") for p in pending]
-        after = http.get_inference_statistics("tiny")["model_stats"][0]
+        deadline = time.monotonic() + 10  # Triton counts a request just after its response is sent
+        while True:
+            after = http.get_inference_statistics("tiny")["model_stats"][0]
+            if int(after["inference_count"]) - int(stats["inference_count"]) >= sum(map(len, inputs)) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         server.stop()
     for a, y in zip(inputs, answers):
