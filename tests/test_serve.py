@@ -58,6 +58,17 @@ def wait_gone(path: Path, seconds: float = 15) -> list[str]:
     return left
 
 
+def counted(client, n: int, seconds: float = 10) -> dict:
+    """The model's statistics once Triton has counted ``n`` inferences (it counts a request just
+    after sending its response, so a read right after the answer can be one batch short)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stats = client.get_inference_statistics("tiny")["model_stats"][0]
+        if int(stats["inference_count"]) >= n or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.05)
+
+
 def expected_runner(engine: Path) -> str:
     caps = backend.probe()
     real_gpu = caps.can_run and not getattr(caps, "simulated", False)  # TRTLAB_SIMULATE_GPU runs nothing
@@ -185,7 +196,7 @@ def test_server_answers_over_http_and_grpc_then_stops_everything(engine, tmp_pat
         request.set_data_from_numpy(x)
         via_grpc = grpc.infer("tiny", [request]).as_numpy("y")
         label = http.get_model_config("tiny")["parameters"]["trtlab_label"]["string_value"]
-        stats = http.get_inference_statistics("tiny")["model_stats"][0]
+        stats = counted(http, 6)  # 3 rows over HTTP, 3 over gRPC
         # requests in flight together are batched by Triton and split again by model.py: each
         # client must get its own rows back
         many = httpclient.InferenceServerClient(server.http_url, concurrency=8)
@@ -197,13 +208,7 @@ def test_server_answers_over_http_and_grpc_then_stops_everything(engine, tmp_pat
             request.set_data_from_numpy(a)
             pending.append(many.async_infer("tiny", [request]))
         answers = [p.get_result().as_numpy("y") for p in pending]
-        deadline = time.monotonic() + 10  # Triton counts a request just after its response is sent
-        while True:
-            after = http.get_inference_statistics("tiny")["model_stats"][0]
-            if int(after["inference_count"]) - int(stats["inference_count"]) >= sum(map(len, inputs)) \
-                    or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        after = counted(http, 6 + sum(map(len, inputs)))
     finally:
         server.stop()
     for a, y in zip(inputs, answers):
