@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -m pip install -q --no-deps 'tensorrt-stubs>=10.8,<11'
+	# Triton (chapter 11, trtlab serve): the tritonserver binary in nvidia-pytriton and tritonclient 2.51.0
+	# (with perf_analyzer), without their numpy<2 pins; pyproject.toml lists what they need besides.
+	$(BIN)/python -m pip install -q --no-deps 'nvidia-pytriton==0.7.0' 'tritonclient==2.51.0'
 	touch $(STAMP)
 
 install: $(STAMP)

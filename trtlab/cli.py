@@ -22,6 +22,7 @@ The workbook, in order:
   trtlab inspect lenet.engine     what the engine holds and whether it runs here
   trtlab bench lenet.engine       throughput, latency, efficiency, accuracy, memory
   trtlab compare lenet.onnx lenet.engine         the same inputs through both; errors per output
+  trtlab serve lenet.engine       the engine on a real Triton server (chapter 11)
   trtlab migrate my_trt7_script.py               legacy TensorRT calls and their replacements
   trtlab lab                      open the notebooks in JupyterLab
 """
@@ -301,6 +302,30 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return site.run_lab(port=args.port, open_browser=not args.no_browser)
 
 
+# --- serve -----------------------------------------------------------------------------
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("engine", type=Path, help="an engine file saved with its sidecar (trtlab build)")
+    p.add_argument("--port", type=int, default=8000,
+                   help="HTTP port on 127.0.0.1; gRPC is PORT+1, metrics PORT+2 (default 8000; 0 picks free ports)")
+    p.add_argument("--max-batch", type=int, default=None, metavar="B",
+                   help="the largest batch Triton forms (default: the engine profile's max)")
+    p.add_argument("--instances", type=int, default=1, metavar="K", help="model instances (default 1)")
+    p.add_argument("--queue-delay-us", type=int, default=100, metavar="D",
+                   help="dynamic batching: how long a request may wait for others, in microseconds (default 100)")
+    p.add_argument("--no-batching", action="store_true", help="turn dynamic batching off")
+    p.add_argument("--repository", type=Path, default=None, metavar="DIR",
+                   help="where to write the model repository (default artifacts/serve/repository-PORT)")
+    p.add_argument("--cpu", action="store_true", help="serve the source model on the CPU even where the engine runs")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import serve
+
+    return serve.serve(args.engine, port=args.port, max_batch=args.max_batch, instances=args.instances,
+                       queue_delay_us=None if args.no_batching else args.queue_delay_us,
+                       repository=args.repository, cpu=args.cpu)
+
+
 EXAMPLES = {
     "env": """\
 examples:
@@ -368,6 +393,16 @@ examples:
   trtlab migrate old.py --fix              apply the mechanical renames; old.py.bak keeps the original
 
 Exit status: 0 nothing found, 1 findings, 2 a file could not be checked or fixed.""",
+    "serve": """\
+examples:
+  trtlab serve lenet.engine                         HTTP :8000, gRPC :8001, metrics :8002 on 127.0.0.1
+  trtlab serve lenet.engine --port 9000 --instances 2 --queue-delay-us 500
+  trtlab serve lenet.engine --no-batching
+
+Writes a Triton model repository from the engine's sidecar and starts the tritonserver bundled in
+the nvidia-pytriton wheel (Python backend). The model runs the engine with TensorRT where this
+machine can, else the engine's source ONNX model on ONNX Runtime (CPU) — the output says which.
+Ctrl-C or SIGTERM stops the server and every process it started.""",
     "lab": """\
 examples:
   trtlab lab                               http://127.0.0.1:8888, opens a browser
@@ -390,6 +425,7 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
      _compare_args, cmd_compare),
     ("migrate", "find legacy TensorRT 5-8 calls in .py/.ipynb files and say what replaces them",
      _migrate_args, cmd_migrate),
+    ("serve", "serve an engine on a real Triton Inference Server on 127.0.0.1", _serve_args, cmd_serve),
     ("lab", "open the notebooks in JupyterLab", _lab_args, cmd_lab),
 ]
 
