@@ -85,15 +85,15 @@ def test_batching_comes_from_the_profile(sidecar):
 
 
 def test_odd_sidecars_are_one_line_errors(sidecar):
-    odd = json.loads(json.dumps(sidecar))
+    odd = json.loads(sidecar.to_json())  # a plain, mutable copy of the validated sidecar
     odd["io"][0]["mode"] = "sideways"
     with pytest.raises(UserError, match="neither input nor output"):
         serve.batching(odd)
-    odd = json.loads(json.dumps(sidecar))
+    odd = json.loads(sidecar.to_json())  # a plain, mutable copy of the validated sidecar
     odd["io"][0]["dtype"] = "complex64"
     with pytest.raises(UserError, match="no Triton type"):
         serve.batching(odd)
-    odd = json.loads(json.dumps(sidecar))
+    odd = json.loads(sidecar.to_json())  # a plain, mutable copy of the validated sidecar
     odd["profiles"][0]["x"]["min"] = []
     assert serve.batching(odd).max_batch_size == 0  # not batchable, said why
     with pytest.raises(UserError, match="lists no inputs"):
