@@ -26,6 +26,8 @@ whole blocks, so a weight whose K does not stays FP32 and the report says so. (O
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 import time
@@ -159,7 +161,7 @@ def calibration_data(shape: tuple[int | None, ...], path: str | os.PathLike | No
         try:
             x = np.load(p, allow_pickle=False)
         except Exception as exc:
-            raise UserError(f"{p}: not a NumPy .npy array ({type(exc).__name__})") from None
+            raise UserError(f"{p}: not a plain NumPy .npy array (pickled objects are refused; {type(exc).__name__})") from None
         if not isinstance(x, np.ndarray):
             raise UserError(f"{p}: holds several arrays (.npz); give one .npy array")
         x = x[:samples] if x.ndim else x
@@ -294,6 +296,24 @@ def _ort_static(src: Path, dst: Path, name: str, x: np.ndarray, precision: str, 
         ort_method = _ort_method("distribution")
     quantize_static(str(src), str(dst), _Reader(name, x), quant_format=QuantFormat.QDQ, activation_type=qtype,
                     weight_type=qtype, per_channel=True, calibrate_method=ort_method, extra_options=extra)
+    if "TensorQuantOverrides" in extra:
+        _set_activation_scales(dst, extra["TensorQuantOverrides"])
+
+
+def _set_activation_scales(path: Path, overrides: dict[str, list[dict[str, Any]]]) -> None:
+    """ORT 1.32 applies per-tensor scale overrides to weights but, for FP8, not to activations
+    (their scale still comes from the Distribution calibrator's std): set those scales here.
+    A QuantizeLinear and its DequantizeLinear share one scale initializer."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        wanted = overrides.get(node.input[0], [{}])[0].get("scale")
+        if node.op_type == "QuantizeLinear" and wanted is not None and node.input[1] in inits:
+            inits[node.input[1]].CopyFrom(numpy_helper.from_array(np.asarray(wanted, np.float32), node.input[1]))
+    onnx.save(model, str(path))
 
 
 def _fp8_overrides(src: Path, name: str, x: np.ndarray, method: Any) -> dict[str, list[dict[str, Any]]]:
@@ -422,7 +442,8 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
                 quantized, notes = _int4_weights(model, block_size)
                 onnx.save(quantized, str(work))
             else:
-                _ort_static(src, work, name, x, precision, method, fp8_scales)
+                with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
+                    _ort_static(src, work, name, x, precision, method, fp8_scales)
         except UserError:
             raise
         except Exception as exc:  # the quantizer refused this model: one line, nothing written
