@@ -250,6 +250,8 @@ class _Reader:
     """ONNX Runtime's CalibrationDataReader over an array, in batches."""
 
     def __init__(self, name: str, x: np.ndarray, batch: int = 64):
+        # equal batches: ORT's histogram calibrators stack every batch into one array
+        batch = max(d for d in range(1, min(batch, len(x)) + 1) if len(x) % d == 0)
         self.batches = [{name: x[i:i + batch]} for i in range(0, len(x), batch)]
         self.i = 0
 
@@ -330,13 +332,15 @@ def _fp8_overrides(src: Path, name: str, x: np.ndarray, method: Any) -> dict[str
     zero = np.array(0, dtype=ml_dtypes.float8_e4m3fn)
     overrides: dict[str, list[dict[str, Any]]] = {}
     for tensor, td in ranges.data.items():
-        amax = float(np.max(np.abs(np.asarray(td.range_value, dtype=np.float64))))
+        amax = max(float(np.abs(np.asarray(v, dtype=np.float64)).max()) for v in td.range_value)
         overrides[tensor] = [{"scale": np.array(max(amax, 1e-12) / FP8_MAX, dtype=np.float32), "zero_point": zero}]
     model = onnx.load(str(src))
     for init in model.graph.initializer:  # weights: amax/448 per output channel, biases per tensor
         w = numpy_helper.to_array(init)
         users = [n for n in model.graph.node if init.name in n.input]
         if w.dtype != np.float32 or not users or users[0].op_type not in ("Conv", "MatMul", "Gemm", "Add"):
+            continue
+        if w.ndim < 2 and users[0].op_type != "Add":  # a Conv's bias stays FP32 (QuantizeBias False)
             continue
         if w.ndim < 2:
             overrides[init.name] = [{"scale": np.array(max(float(np.abs(w).max()), 1e-12) / FP8_MAX,
@@ -370,9 +374,9 @@ def _int4_weights(model: Any, block: int) -> tuple[Any, list[str]]:
                          "blocks), so its weight stays FP32")
             continue
         zp, scale = compute_scale_zp_blocked(numpy_helper.to_array(w), TensorProto.INT4, 0, block, True)
-        q = quantize_onnx_initializer(w, TensorProto.INT4, zp, scale, axis=0, quant_weight_name=w.name + "_int4",
+        q = quantize_onnx_initializer(w, TensorProto.INT4, zp, scale, axis=0, quant_weight_name=w.name + "_quantized",
                                       block_size=block)
-        s = numpy_helper.from_array(scale.astype(np.float32), w.name + "_int4_scale")
+        s = numpy_helper.from_array(scale.astype(np.float32), w.name + "_scale")
         g.initializer.extend([q, s])
         out = w.name + "_dequantized"
         new_nodes.append((node, helper.make_node("DequantizeLinear", [q.name, s.name], [out],
@@ -387,12 +391,17 @@ def _int4_weights(model: Any, block: int) -> tuple[Any, list[str]]:
     return model, notes
 
 
-def _modelopt(src: Path, dst: Path, name: str, x: np.ndarray | None, precision: str, method: str | None) -> None:
+def _modelopt_module() -> Any:
     try:
         from modelopt.onnx.quantization import quantize as mo_quantize
     except ImportError:
         raise UserError(f"ModelOpt is not installed here: {MODELOPT_INSTALL} (it brings CUDA torch, several GB); "
                         "the default --tool ort needs nothing more") from None
+    return mo_quantize
+
+
+def _modelopt(src: Path, dst: Path, name: str, x: np.ndarray | None, precision: str, method: str | None) -> None:
+    mo_quantize = _modelopt_module()
     kwargs: dict[str, Any] = {"quantize_mode": precision, "output_path": str(dst), "calibration_eps": ["cpu"]}
     if x is not None:
         kwargs["calibration_data"] = {name: x}
@@ -423,6 +432,8 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
         raise UserError(f"the output {dst} is the input model: give another name")
     model = load_model(src)
     name, shape = model_input(model)
+    if tool == "modelopt":
+        _modelopt_module()
     output_folder(dst.resolve().parent)
     weight_only = precision == "int4" and tool == "ort"
     if isinstance(calibration, np.ndarray):
