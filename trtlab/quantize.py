@@ -76,8 +76,9 @@ class Report:
     method: str | None
     samples: int
     seconds: float
-    q_nodes: int = 0  # QuantizeLinear nodes (activations; weights are stored quantized)
+    q_nodes: int = 0  # QuantizeLinear nodes on activations
     dq_nodes: int = 0  # DequantizeLinear nodes
+    q_weight_nodes: int = 0  # QuantizeLinear nodes on float weights (ModelOpt keeps weights float + Q/DQ)
     quantized: list[tuple[str, str]] = field(default_factory=list)  # (node, op) computing on DQ inputs
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # (node, op, why) in higher precision
     notes: list[str] = field(default_factory=list)
@@ -90,8 +91,10 @@ class Report:
     def text(self) -> str:
         how = f"{self.tool}" + (f", {self.method} calibration on {self.samples} samples" if self.method else "")
         lines = [f"{self.output}: {self.precision.upper()} by {how} in {self.seconds:.2f} s",
-                 f"  {self.q_nodes} Q/DQ pairs on activations, {self.dq_nodes - self.q_nodes} weight "
-                 f"DequantizeLinear nodes; {len(self.quantized)} layers compute on quantized inputs: "
+                 f"  {self.q_nodes} Q/DQ pairs on activations, "
+                 + (f"{self.q_weight_nodes} on float weights, " if self.q_weight_nodes else "")
+                 + f"{self.dq_nodes - self.q_nodes - self.q_weight_nodes} DequantizeLinear on stored quantized "
+                 f"weights; {len(self.quantized)} layers compute on quantized inputs: "
                  + ", ".join(sorted({op for _, op in self.quantized}))]
         if self.kept:
             lines.append(f"  {len(self.kept)} nodes stay in higher precision:")
@@ -194,7 +197,8 @@ def describe(model: Any) -> dict[str, Any]:
     producer = {o: n for n in g.node for o in n.output}
     inits = {i.name: i for i in g.initializer}
     float_inits = {i.name for i in g.initializer if i.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16)}
-    q = [n for n in g.node if n.op_type == "QuantizeLinear"]
+    q = [n for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] not in inits]
+    q_weights = [n for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] in inits]
     dq = [n for n in g.node if n.op_type == "DequantizeLinear"]
     quantized, kept = [], []
     for n in g.node:
@@ -205,6 +209,9 @@ def describe(model: Any) -> dict[str, Any]:
             quantized.append((n.name, n.op_type))
         else:
             why = _KEPT_WHY.get(n.op_type, "the quantizer does not quantize this operator")
+            to = next((a.i for a in n.attribute if a.name == "to"), None)
+            if n.op_type == "Cast" and to in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+                why = f"a cast to {TensorProto.DataType.Name(to)}: the tool keeps the unquantized layers in that type"
             if n.op_type == "MatMul" and any(i in float_inits for i in n.input):
                 w = next(inits[i] for i in n.input if i in float_inits)
                 why = f"weight {list(w.dims)} left in FP32 (see the notes)"
@@ -212,7 +219,7 @@ def describe(model: Any) -> dict[str, Any]:
     dtypes = sorted({TensorProto.DataType.Name(inits[d.input[0]].data_type) for d in dq if d.input[0] in inits}
                     | {TensorProto.DataType.Name(inits[d.input[2]].data_type) for d in q
                        if len(d.input) > 2 and d.input[2] in inits})
-    return {"q": len(q), "dq": len(dq), "quantized": quantized, "kept": kept, "types": dtypes}
+    return {"q": len(q), "q_weights": len(q_weights), "dq": len(dq), "quantized": quantized, "kept": kept, "types": dtypes}
 
 
 def qdq_table(model: Any) -> list[dict[str, Any]]:
@@ -221,6 +228,7 @@ def qdq_table(model: Any) -> list[dict[str, Any]]:
 
     g = model.graph
     inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
     consumers: dict[str, list[Any]] = {}
     for n in g.node:
         for i in n.input:
@@ -231,15 +239,17 @@ def qdq_table(model: Any) -> list[dict[str, Any]]:
             continue
         scale = numpy_helper.to_array(inits[n.input[1]]) if n.input[1] in inits else None
         attrs = {a.name: a.i for a in n.attribute}
-        is_weight = n.input[0] in inits
-        qtype = (TensorProto.DataType.Name(inits[n.input[0]].data_type) if is_weight else
+        q = producer.get(n.input[0])
+        source = q.input[0] if q is not None and q.op_type == "QuantizeLinear" else n.input[0]
+        is_weight = source in inits
+        qtype = (TensorProto.DataType.Name(inits[n.input[0]].data_type) if n.input[0] in inits else
                  TensorProto.DataType.Name(inits[n.input[2]].data_type) if len(n.input) > 2 and n.input[2] in inits
                  else "?")
         gran = ("per-tensor" if scale is None or scale.size == 1 else
                 f"blocks of {attrs['block_size']} along axis {attrs.get('axis', 1)}" if attrs.get("block_size")
                 else f"per-channel ({scale.size}) axis {attrs.get('axis', 1)}")
         feeds = ", ".join(f"{c.op_type} {c.name}" for c in consumers.get(n.output[0], []))
-        rows.append({"tensor": n.input[0].removesuffix("_quantized"), "kind": "weight" if is_weight else "activation",
+        rows.append({"tensor": source.removesuffix("_quantized"), "kind": "weight" if is_weight else "activation",
                      "type": qtype, "granularity": gran,
                      "scale": float(scale.max()) if scale is not None else None, "feeds": feeds})
     return rows
@@ -402,7 +412,8 @@ def _modelopt_module() -> Any:
 
 def _modelopt(src: Path, dst: Path, name: str, x: np.ndarray | None, precision: str, method: str | None) -> None:
     mo_quantize = _modelopt_module()
-    kwargs: dict[str, Any] = {"quantize_mode": precision, "output_path": str(dst), "calibration_eps": ["cpu"]}
+    kwargs: dict[str, Any] = {"quantize_mode": precision, "output_path": str(dst), "calibration_eps": ["cpu"],
+                              "log_level": "WARNING"}
     if x is not None:
         kwargs["calibration_data"] = {name: x}
     if method:
@@ -472,4 +483,4 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
         notes.append("FP8 scales: " + ("amax/448 from the calibrated ranges (ORT's own std-based scales clip)"
                                       if fp8_scales == "amax" else "ORT's std-based scales (they clip large values)"))
     return Report(src, dst, precision, tool, None if weight_only else method, 0 if weight_only else len(x),
-                  seconds, info["q"], info["dq"], info["quantized"], info["kept"], notes)
+                  seconds, info["q"], info["dq"], info["q_weights"], info["quantized"], info["kept"], notes)
