@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = ["backend", "record", "artifacts_dir", "UserError", "__version__"]
 
 _SUBMODULES = {"bench", "book", "build", "common", "convert", "data", "engine_file", "env", "migrate",
-               "models", "network", "parse", "recorder", "reference", "runtime", "site", "widgets"}
+               "models", "network", "parse", "quantize", "recorder", "reference", "runtime", "site", "widgets"}
 
 
 def __getattr__(name: str) -> Any:
