@@ -58,8 +58,10 @@ def test_calibration_sweep(rec):
     for precision in ("int8", "fp8"):
         for n in (8, 64, 512):
             assert 0.9 <= rec[f"{precision}_samples_{n}_accuracy"] <= 1.0
-        for method in ("minmax", "entropy", "percentile", "distribution"):
-            assert abs(rec[f"{precision}_{method}_accuracy"] - rec["fp32_ort_accuracy"]) <= 0.02, (precision, method)
+        # more calibration digits, a truer range: the worst logit error shrinks (8 digits saturate the largest)
+        assert rec[f"{precision}_samples_512_max_logit_difference"] < rec[f"{precision}_samples_8_max_logit_difference"]
+    for method in ("minmax", "entropy", "percentile", "distribution"):
+        assert abs(rec[f"int8_{method}_accuracy"] - rec["fp32_ort_accuracy"]) <= 0.01, method
     assert rec["int8_samples_512_accuracy"] == rec["int8_ort_accuracy"]  # the same model as the table's
 
 
