@@ -24,11 +24,13 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import lowp
 from .common import UserError
 
 __all__ = ["evaluate", "UnsupportedLayer", "LAYERS", "numpy_dtype"]
 
-# TensorRT DataType name -> NumPy dtype (BF16, FP8, INT4, FP4 have no NumPy dtype).
+# TensorRT DataType name -> NumPy dtype. BF16, FP8 (E4M3), INT4, FP4 (E2M1) and E8M0 have no
+# NumPy dtype of their own: ml_dtypes gives them one (see trtlab.lowp), so nothing is lost.
 DTYPES = {
     "FLOAT": np.float32,
     "HALF": np.float16,
@@ -37,13 +39,12 @@ DTYPES = {
     "INT32": np.int32,
     "INT64": np.int64,
     "BOOL": np.bool_,
+    "BF16": lowp.BF16,
+    "FP8": lowp.FP8_E4M3,
+    "INT4": lowp.INT4,
+    "FP4": lowp.FP4_E2M1,
+    "E8M0": lowp.E8M0,
 }
-try:  # bfloat16 and FP8 have NumPy dtypes through ml_dtypes (a TensorFlow/JAX dependency)
-    import ml_dtypes
-
-    DTYPES.update(BF16=ml_dtypes.bfloat16, FP8=ml_dtypes.float8_e4m3fn)
-except ImportError:  # pragma: no cover
-    pass
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
 
@@ -69,7 +70,7 @@ class _Invalid(Exception):
 
 
 def numpy_dtype(dtype) -> np.dtype:
-    """The NumPy dtype of a ``trt.DataType`` (from either module)."""
+    """The NumPy dtype of a ``trt.DataType`` (from either module): the one place that maps them."""
     name = getattr(dtype, "name", str(dtype))
     if name not in DTYPES:
         raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported")
@@ -323,7 +324,12 @@ def identity(layer, values):
     return _input(layer, values, 0)
 
 
-cast = identity  # evaluate() casts every output to the dtype TensorRT declares for it
+def cast(layer, values):
+    """To the output type: narrow types round to nearest even and saturate (trtlab.lowp.cast).
+
+    TensorRT's cast layer has no ``saturate`` flag (the ONNX parser drops ONNX Cast's): a cast to
+    FP8 saturates to ±448 as TensorRT's FP8 conversions do."""
+    return lowp.cast(_input(layer, values, 0), numpy_dtype(layer.get_output(0).dtype))
 
 
 def concatenation(layer, values):
@@ -565,35 +571,41 @@ def fill(layer, values):
                 for a, n in enumerate(shape)), np.full(shape, alpha))
 
 
-def _per_axis(scale, x, axis):
-    """A quantization scale (or zero point) shaped to broadcast against ``x``."""
-    scale = _compute(np.asarray(scale))
-    if scale.ndim == x.ndim:  # block quantization: each scale covers a block
-        return np.broadcast_to(scale, x.shape) if scale.shape == x.shape else np.kron(
-            scale, np.ones([n // m for n, m in zip(x.shape, scale.shape)], scale.dtype))
-    if scale.size == 1:
-        return scale.reshape(())
-    return scale.reshape([-1 if j == axis % x.ndim else 1 for j in range(x.ndim)])
+def _block_shape(layer):
+    """The block shape of a block-quantized Q/DQ layer, or None (TensorRT raises when unset)."""
+    try:
+        shape = layer.block_shape
+    except (RuntimeError, AttributeError):
+        return None
+    shape = list(shape) if shape is not None else []
+    return shape or None
+
+
+def _qdq_args(layer, values, x):
+    scale, zero = _input(layer, values, 1), _input(layer, values, 2)
+    if scale is None:
+        raise _Unsupported("a Q/DQ layer without a scale input")
+    return dict(zero_point=zero, axis=layer.axis, block=_block_shape(layer))
 
 
 def quantize(layer, values):
-    x = _compute(_input(layer, values, 0))
-    scale = _per_axis(_input(layer, values, 1), x, layer.axis)
-    zero = _input(layer, values, 2)
+    """TensorRT's IQuantizeLayer: saturate(round_half_even(x / scale) + zero_point), see trtlab.lowp."""
+    x = _input(layer, values, 0)
     dtype = numpy_dtype(layer.get_output(0).dtype)
-    q = x / scale
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        q = np.round(q) + (0 if zero is None else _per_axis(zero, x, layer.axis))
-        return np.clip(q, info.min, info.max)
-    return np.clip(q, -448, 448)  # FP8 E4M3 saturates
+    try:
+        return lowp.quantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def dequantize(layer, values):
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    zero = _input(layer, values, 2)
-    x = x if zero is None else x - _per_axis(zero, x, layer.axis)
-    return x * _per_axis(_input(layer, values, 1), x, layer.axis)
+    """TensorRT's IDequantizeLayer: (q - zero_point) * scale in float32, rounded to the output type."""
+    x = _input(layer, values, 0)
+    dtype = numpy_dtype(layer.get_output(0).dtype)
+    try:
+        return lowp.dequantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def resize(layer, values):
@@ -824,7 +836,9 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
             dtype = numpy_dtype(t.dtype)
         except _Unsupported as exc:
             raise UnsupportedLayer(layer, kind, index, str(exc)) from None
-        r = np.asarray(r).astype(dtype, copy=False)
+        r = np.asarray(r)
+        r = r if r.dtype == dtype else lowp.cast(r, dtype) if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS \
+            else r.astype(dtype)
         try:
             declared = list(t.shape)
         except RuntimeError:
