@@ -260,9 +260,13 @@ ELEMENTWISE: dict[str, Callable] = {
 
 
 def elementwise(layer, values):
+    """Broadcasting as NumPy does: TensorRT(-RTX) networks from the ONNX parser combine a rank-0
+    or rank-1 tensor with a higher-rank one (the output's declared shape is checked after)."""
     a, b = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
-    if a.ndim != b.ndim:
-        raise _Unsupported(f"inputs of rank {a.ndim} and {b.ndim} (TensorRT needs equal ranks)")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise _Invalid(f"inputs of shapes {_dims(a.shape)} and {_dims(b.shape)} do not broadcast") from None
     return ELEMENTWISE[layer.op.name](a, b)
 
 
@@ -487,7 +491,8 @@ def unsqueeze(layer, values):
 
 def einsum(layer, values):
     inputs = [_compute(_input(layer, values, i)) for i in range(layer.num_inputs)]
-    return np.einsum(layer.equation, *inputs, optimize=True)
+    equation = layer.equation.replace(" ", "")
+    return np.einsum(equation, *inputs, optimize=len(inputs) > 2)  # (optimize trips on '->' with rank 0)
 
 
 def topk(layer, values):
@@ -733,7 +738,7 @@ def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
             raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
         if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
             raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
-        values[t.name] = np.ascontiguousarray(x, dtype=dtype)
+        values[t.name] = np.asarray(x, dtype=dtype, order="C")  # (ascontiguousarray makes rank 0 rank 1)
     return values
 
 
