@@ -82,10 +82,12 @@ def run_case(trt, case) -> tuple[str, str]:
     feeds = {}
     graph_inputs = [i.name for i in case.model.graph.input
                     if i.name not in {t.name for t in case.model.graph.initializer}]
-    names = {network.get_input(i).name for i in range(network.num_inputs)}
-    for name, value in zip(graph_inputs, inputs):
+    names = [network.get_input(i).name for i in range(network.num_inputs)]
+    for k, (name, value) in enumerate(zip(graph_inputs, inputs)):
         if name in names:
             feeds[name] = value
+        elif len(names) == len(graph_inputs):  # the parser renamed it (a loop's condition): same place
+            feeds[names[k]] = value
     try:
         got = reference.evaluate(network, feeds)
     except reference.UnsupportedLayer as exc:

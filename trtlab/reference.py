@@ -774,61 +774,315 @@ def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str]
                             "or name the tensors you want with outputs=[...] (or outputs='all')")
     elif isinstance(outputs, str) and outputs == "all":
         wanted = list(values) + [layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)]
+        inside = _loop_inside(layers)  # a loop body's tensors have no value of their own after the loop
+        wanted = [n for n in wanted if n not in inside]
     else:
         wanted = [outputs] if isinstance(outputs, str) else list(outputs)
         missing = [n for n in wanted if n not in produced and n not in values]
         if missing:
             raise UserError(f"no tensor named {', '.join(map(repr, missing))} in the network")
-    needed = _needed(layers, wanted)
-    for i, kind, layer in _order([entry for entry in layers if entry[0] in needed], values):
-        if kind not in LAYERS:
-            raise UnsupportedLayer(layer, kind, i)
-        try:
-            with np.errstate(over="ignore", under="ignore"):
-                result = LAYERS[kind][1](layer, values)
-        except _Unsupported as exc:
-            raise UnsupportedLayer(layer, kind, i, str(exc)) from None
-        except _Invalid as exc:
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
-        values.update(_outputs(layer, kind, i, result))
+    ctx = _Context(layers)
+    needed = _needed(layers, wanted, ctx)
+    _execute(_plan([entry for entry in layers if entry[0] in needed], values, ctx), values, ctx)
+    lost = [n for n in wanted if n not in values]
+    if lost:
+        raise UserError(f"{lost[0]!r} is computed inside a loop: mark a loop output instead")
     return {name: values[name] for name in wanted}
+
+
+class _Context:
+    """What the interpreter needs to know across layers: conditions of if-conditionals, loops."""
+
+    def __init__(self, layers) -> None:
+        self.conditions: dict[str, str] = {}  # IIfConditional name -> its condition tensor
+        self.loops: dict[str, list] = {}  # ILoop name -> its boundary layers (entries)
+        for entry in layers:
+            i, kind, layer = entry
+            if kind == "CONDITION":
+                self.conditions[layer.conditional.name] = layer.get_input(0).name
+            elif kind in LOOP_KINDS:
+                self.loops.setdefault(layer.loop.name, []).append(entry)
+
+    def inputs(self, entry) -> list[str]:
+        i, kind, obj = entry
+        if kind == "LOOP":
+            return obj.inputs
+        names = _inputs(obj)
+        if kind == "CONDITIONAL_OUTPUT":
+            names.append(self.conditions[obj.conditional.name])
+        return names
+
+
+def _outputs_of(entry) -> list[str]:
+    i, kind, obj = entry
+    if kind == "LOOP":
+        return obj.outputs
+    return [obj.get_output(j).name for j in range(obj.num_outputs)]
+
+
+def _run_layer(entry, values, ctx) -> None:
+    i, kind, layer = entry
+    if kind not in LAYERS:
+        raise UnsupportedLayer(layer, kind, i)
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            fn = LAYERS[kind][1]
+            result = fn(layer, values, ctx) if kind in CONTEXT_LAYERS else fn(layer, values)
+    except _Unsupported as exc:
+        raise UnsupportedLayer(layer, kind, i, str(exc)) from None
+    except _Invalid as exc:
+        raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
+    values.update(_outputs(layer, kind, i, result))
+
+
+def _execute(plan, values, ctx) -> None:
+    for entry in plan:
+        if entry[1] == "LOOP":
+            entry[2].run(values, ctx)
+        else:
+            _run_layer(entry, values, ctx)
+
+
+def _plan(entries, available, ctx) -> list:
+    """The entries in the order to run them, each loop folded into one step."""
+    return _order(_fold_loops(entries, ctx), available, ctx)
 
 
 def _inputs(layer) -> list[str]:
     return [t.name for t in (layer.get_input(k) for k in range(layer.num_inputs)) if t is not None]
 
 
-def _order(layers, available) -> list:
-    """The layers in an order where each one's inputs come first (``set_input`` can reorder them)."""
-    done, order, pending = set(available), [], list(layers)
+def _order(entries, available, ctx) -> list:
+    """The entries in an order where each one's inputs come first (``set_input`` can reorder them)."""
+    done, order, pending = set(available), [], list(entries)
     while pending:
         waiting = []
         for entry in pending:
-            if all(name in done for name in _inputs(entry[2])):
+            if all(name in done for name in ctx.inputs(entry)):
                 order.append(entry)
-                done.update(entry[2].get_output(j).name for j in range(entry[2].num_outputs))
+                done.update(_outputs_of(entry))
             else:
                 waiting.append(entry)
         if len(waiting) == len(pending):
             i, kind, layer = waiting[0]
-            missing = [n for n in _inputs(layer) if n not in done]
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
+            missing = [n for n in ctx.inputs(waiting[0]) if n not in done]
+            name = layer.name if kind != "LOOP" else layer.name
+            raise UserError(f"layer {i} {name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
         pending = waiting
     return order
 
 
-def _needed(layers, wanted) -> set[int]:
-    """Indexes of the layers the wanted tensors depend on."""
-    maker = {layer.get_output(j).name: (i, layer) for i, _, layer in layers for j in range(layer.num_outputs)}
+def _needed(layers, wanted, ctx) -> set[int]:
+    """Indexes of the layers the wanted tensors depend on (a loop's trip limit with its loop)."""
+    maker = {layer.get_output(j).name: entry for entry in layers for j, layer in
+             ((j, entry[2]) for j in range(entry[2].num_outputs))}
     needed, todo = set(), list(wanted)
+
+    def add(entry):
+        needed.add(entry[0])
+        todo.extend(ctx.inputs(entry))
+        if entry[1] in LOOP_KINDS:
+            for other in ctx.loops[entry[2].loop.name]:
+                if other[0] not in needed:
+                    add(other)
+
     while todo:
         name = todo.pop()
-        if name not in maker or maker[name][0] in needed:
-            continue
-        i, layer = maker[name]
-        needed.add(i)
-        todo += _inputs(layer)
+        if name in maker and maker[name][0] not in needed:
+            add(maker[name])
     return needed
+
+
+# ---------------------------------------------------------------- loops and conditionals
+
+LOOP_KINDS = {"TRIP_LIMIT", "ITERATOR", "RECURRENCE", "LOOP_OUTPUT"}
+MAX_ITERATIONS = 1_000_000  # a while loop still running after this many is an error, not a hang
+
+
+def _loop_inside(layers) -> set[str]:
+    """Names of the tensors computed inside loop bodies (and the loops' own internal tensors)."""
+    ctx = _Context(layers)
+    inside = set()
+    for name, boundary in ctx.loops.items():
+        body = _loop_body(name, boundary, layers)
+        for entry in body + [e for e in boundary if e[1] in ("RECURRENCE", "ITERATOR")]:
+            inside.update(_outputs_of(entry))
+    return inside
+
+
+def _loop_body(name, boundary, entries) -> list:
+    """The entries a loop runs each iteration: everything downstream of its recurrences and
+    iterators up to its loop outputs, whole inner loops included."""
+    consumers: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] != "LOOP":
+            for t in _inputs(entry[2]):
+                consumers.setdefault(t, []).append(entry)
+    loops: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] in LOOP_KINDS:
+            loops.setdefault(entry[2].loop.name, []).append(entry)
+    stop = {e[0] for e in boundary}
+    body: dict[int, tuple] = {}
+    todo = [t for e in boundary if e[1] in ("RECURRENCE", "ITERATOR") for t in _outputs_of(e)]
+    while todo:
+        t = todo.pop()
+        for entry in consumers.get(t, []):
+            if entry[0] in stop or entry[0] in body:
+                continue
+            group = [entry]
+            if entry[1] in LOOP_KINDS:  # an inner loop: all of it, each iteration
+                group = [e for e in loops[entry[2].loop.name] if e[0] not in body]
+            for e in group:
+                body[e[0]] = e
+                todo.extend(_outputs_of(e))
+    return sorted(body.values(), key=lambda e: e[0])
+
+
+def _fold_loops(entries, ctx) -> list:
+    """``entries`` with each outermost loop (boundary layers and body) replaced by one _Loop."""
+    names = []
+    for entry in entries:
+        if entry[1] in LOOP_KINDS and entry[2].loop.name not in names:
+            names.append(entry[2].loop.name)
+    if not names:
+        return entries
+    bodies = {}
+    for name in names:
+        boundary = [e for e in entries if e[1] in LOOP_KINDS and e[2].loop.name == name]
+        bodies[name] = (boundary, _loop_body(name, boundary, entries))
+    inner = {e[2].loop.name for _, body in bodies.values() for e in body if e[1] in LOOP_KINDS}
+    folded, taken = [], set()
+    for name in names:
+        if name in inner:
+            continue
+        boundary, body = bodies[name]
+        loop = _Loop(name, boundary, body, ctx)
+        taken.update(e[0] for e in boundary + body)
+        folded.append((min(e[0] for e in boundary), "LOOP", loop))
+    return sorted([e for e in entries if e[0] not in taken] + folded, key=lambda e: e[0])
+
+
+class _Loop:
+    """A TensorRT loop (``network.add_loop()``) as one step of the interpreter.
+
+    Each iteration: recurrences hold their current value, iterators a slice of their input;
+    the body runs; each loop output collects its input; recurrences take their next value.
+    A COUNT trip limit runs it that many times (at most the iterators' length); a WHILE trip
+    limit checks its condition, computed from the current values, before each iteration.
+    A LAST_VALUE output of a recurrence is the recurrence's value after the last iteration.
+    """
+
+    def __init__(self, name, boundary, body, ctx) -> None:
+        self.name, self.boundary, self.body = name, boundary, body
+        members = boundary + body
+        made = {t for e in members for t in _outputs_of(e)}
+        self.inputs = sorted({t for e in members for t in ctx.inputs(e) if t not in made})
+        self.outputs = [t for e in boundary if e[1] == "LOOP_OUTPUT" for t in _outputs_of(e)]
+        self._plans = None
+
+    def _fail(self, why):
+        entry = next(e for e in self.boundary if e[1] == "LOOP_OUTPUT") if any(
+            e[1] == "LOOP_OUTPUT" for e in self.boundary) else self.boundary[0]
+        raise UserError(f"layer {entry[0]} {entry[2].name!r} ({entry[1]}) of loop {self.name!r}: {why}")
+
+    def run(self, values, ctx) -> None:
+        of = lambda kind: [e for e in self.boundary if e[1] == kind]  # noqa: E731
+        recs, iters, outs, limits = of("RECURRENCE"), of("ITERATOR"), of("LOOP_OUTPUT"), of("TRIP_LIMIT")
+        count, condition = None, None
+        for _, _, lim in limits:
+            if lim.kind.name == "COUNT":
+                count = int(np.asarray(values[lim.get_input(0).name]).reshape(()))
+            else:
+                condition = lim.get_input(0).name
+        sources = []
+        for _, _, it in iters:
+            data = values[it.get_input(0).name]
+            axis = it.axis % data.ndim
+            sources.append((it.get_output(0).name, data, axis, it.reverse))
+            count = data.shape[axis] if count is None else min(count, data.shape[axis])
+        if count is None and condition is None:
+            self._fail("a loop needs a trip limit or an iterator")
+        state = {rec.get_output(0).name: values[rec.get_input(0).name] for _, _, rec in recs}
+        local = dict(values)
+        local.update(state)
+        for name, data, axis, reverse in sources:  # (values for planning only)
+            local[name] = np.take(data, 0, axis=axis) if data.shape[axis] else None
+        if self._plans is None:
+            first = [] if condition is None or condition in state else [
+                e for e in self.body if e[0] in _needed(self.body, [condition], ctx)]
+            rest = [e for e in self.body if e not in first]
+            self._plans = (_plan(first, local, ctx), _plan(rest, set(local) | {t for e in first for t in _outputs_of(e)}, ctx))
+        check, plan = self._plans
+        collected: dict[str, list] = {t: [] for t in self.outputs}
+        i = 0
+        while count is None or i < count:
+            if i >= MAX_ITERATIONS:
+                self._fail(f"still running after {MAX_ITERATIONS:,} iterations (its condition never turned false)")
+            local = dict(values)
+            local.update(state)
+            for name, data, axis, reverse in sources:
+                local[name] = np.take(data, data.shape[axis] - 1 - i if reverse else i, axis=axis)
+            if condition is not None:
+                _execute(check, local, ctx)
+                if not bool(np.asarray(local[condition]).reshape(())):
+                    break
+            _execute(plan, local, ctx)
+            for _, _, out in outs:
+                collected[out.get_output(0).name].append(local[out.get_input(0).name])
+            state = {rec.get_output(0).name: local[rec.get_input(1).name] for _, _, rec in recs}
+            i += 1
+        for index, kind, out in outs:
+            source, name = out.get_input(0).name, out.get_output(0).name
+            mode = out.kind.name
+            if mode == "LAST_VALUE":
+                if source in state:
+                    result = state[source]
+                elif collected[name]:
+                    result = collected[name][-1]
+                else:
+                    self._fail(f"the loop ran 0 times, so {source!r} has no last value")
+            else:
+                items = collected[name] if mode == "CONCATENATE" else collected[name][::-1]
+                if items:
+                    result = np.stack(items, axis=out.axis)
+                else:
+                    shape = [d if d >= 0 else 0 for d in out.get_input(0).shape]
+                    shape.insert(out.axis, 0)
+                    result = np.zeros(shape, numpy_dtype(out.get_output(0).dtype))
+            values.update(_outputs(out, kind, index, result))
+
+
+def condition(layer, values):
+    return ()  # IIfConditional's condition is read by its outputs
+
+
+def conditional_input(layer, values):
+    return _input(layer, values, 0)
+
+
+def conditional_output(layer, values, ctx):
+    """IIfConditionalOutputLayer: the then-branch's value if the condition holds, else the else-branch's.
+
+    Both branches were computed (they are side-effect free); only the chosen one is returned."""
+    chosen = bool(np.asarray(values[ctx.conditions[layer.conditional.name]]).reshape(()))
+    return _input(layer, values, 0 if chosen else 1)
+
+
+def _boundary(layer, values):  # evaluated by _Loop.run, never alone
+    raise _Unsupported("a loop layer outside its loop")
+
+
+CONTEXT_LAYERS = {"CONDITIONAL_OUTPUT"}
+LAYERS.update({
+    "CONDITION": ("IConditionLayer", condition),
+    "CONDITIONAL_INPUT": ("IIfConditionalInputLayer", conditional_input),
+    "CONDITIONAL_OUTPUT": ("IIfConditionalOutputLayer", conditional_output),
+    "TRIP_LIMIT": ("ITripLimitLayer", _boundary),
+    "ITERATOR": ("IIteratorLayer", _boundary),
+    "RECURRENCE": ("IRecurrenceLayer", _boundary),
+    "LOOP_OUTPUT": ("ILoopOutputLayer", _boundary),
+})
 
 
 def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
