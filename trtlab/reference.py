@@ -454,11 +454,14 @@ def deconvolution(layer, values):
     nd, c = len(window), x.shape[1]
     k = _compute(k if k is not None else _weights(layer.kernel).reshape(c, maps // groups, *window))
     b = b if b is not None else _weights(layer.bias)
-    if layer.padding_mode.name.startswith("SAME"):
-        raise _Unsupported(f"padding mode {layer.padding_mode.name} of a deconvolution")
     stride, dilation = list(layer.stride_nd)[:nd], list(layer.dilation_nd)[:nd]
     pre, post = list(layer.pre_padding)[:nd], list(layer.post_padding)[:nd]
     full = [(i - 1) * s + d * (w - 1) + 1 for i, s, d, w in zip(x.shape[2:], stride, dilation, window)]
+    mode = layer.padding_mode.name
+    if mode.startswith("SAME"):  # output = input * stride; the crop split as for convolutions
+        total = [f - i * s for f, i, s in zip(full, x.shape[2:], stride)]
+        pre = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+        post = [t - p for t, p in zip(total, pre)]
     y = np.zeros((x.shape[0], maps, *full), dtype=x.dtype)
     cg, kg = c // groups, maps // groups
     for g in range(groups):
@@ -563,14 +566,37 @@ def scatter(layer, values):
     return out
 
 
+RANDOM_SEED = 0  # random fills draw from numpy.random.default_rng(RANDOM_SEED + layer index)
+
+
+class RandomFill(UserWarning):
+    """A FILL layer drew random numbers: NumPy's, not TensorRT's generator (only shape, dtype and
+    distribution agree)."""
+
+
 def fill(layer, values):
-    """LINSPACE fill (what ONNX Range becomes): alpha + the sum over axes of index * delta."""
-    if layer.operation.name != "LINSPACE":
-        raise _Unsupported(f"fill operation {layer.operation.name} (random numbers cannot be reproduced)")
+    """FILL: LINSPACE (what ONNX Range and the parser's iotas become) is exact:
+    alpha + the sum over axes of index * delta. RANDOM_UNIFORM (alpha..beta) and RANDOM_NORMAL
+    (mean alpha, standard deviation beta) come from NumPy's generator under ``RANDOM_SEED``:
+    exact shape and dtype, the right distribution, not TensorRT's numbers — a ``RandomFill``
+    warning says so each time."""
+    op = layer.operation.name
     size = _input(layer, values, 0)
     shape = [int(v) for v in (size if size is not None else layer.shape)]
     alpha, beta = _input(layer, values, 1), _input(layer, values, 2)
     alpha = layer.alpha if alpha is None else np.asarray(alpha).reshape(())
+    if op in ("RANDOM_UNIFORM", "RANDOM_NORMAL"):
+        beta = layer.beta if beta is None else np.asarray(beta).reshape(())
+        rng = np.random.default_rng(RANDOM_SEED + _fill_index(layer))
+        import warnings
+        warnings.warn(RandomFill(f"FILL layer {layer.name!r} ({op}): values from NumPy's generator "
+                                 f"(seed {RANDOM_SEED}), not TensorRT's: only shape, dtype and distribution agree"),
+                      stacklevel=2)
+        if op == "RANDOM_UNIFORM":
+            return rng.uniform(float(alpha), float(beta), shape)
+        return rng.normal(float(alpha), float(beta), shape)
+    if op != "LINSPACE":
+        raise _Unsupported(f"fill operation {op}")
     if beta is None:
         if len(shape) != 1:
             raise _Unsupported("a LINSPACE fill of rank > 1 without a delta tensor")
@@ -578,6 +604,11 @@ def fill(layer, values):
     beta = np.asarray(beta).reshape(-1)
     return sum((np.arange(n).reshape([-1 if j == a else 1 for j in range(len(shape))]) * beta[a]
                 for a, n in enumerate(shape)), np.full(shape, alpha))
+
+
+def _fill_index(layer) -> int:
+    """A stable number per fill layer (its name's hash would change between runs)."""
+    return sum(layer.name.encode()) % 9973
 
 
 def _block_shape(layer):
@@ -931,6 +962,45 @@ LAYERS.update({
     "REVERSE_SEQUENCE": ("IReverseSequenceLayer", reverse_sequence),
     "ROTARY_EMBEDDING": ("IRotaryEmbeddingLayer", rotary_embedding),
     "NMS": ("INMSLayer", nms),
+})
+
+
+def kv_cache_update(layer, values):
+    """IKVCacheUpdateLayer (LINEAR, PADDED_BHND): the cache (B, H, S_max, D) with each batch item's
+    update (B, H, S_new, D) written from its write index on."""
+    if layer.update_form.name != "PADDED_BHND":
+        raise _Unsupported(f"KV cache update form {layer.update_form.name}")
+    cache, update, where = (_input(layer, values, i) for i in range(3))
+    out = cache.copy()
+    n = update.shape[2]
+    for b, start in enumerate(np.asarray(where).reshape(-1)):
+        start = int(start)
+        if start < 0 or start + n > cache.shape[2]:
+            raise _Invalid(f"write index {start} + {n} new entries does not fit a cache of {cache.shape[2]}")
+        out[b, :, start:start + n] = update[b]
+    return out
+
+
+def ragged_softmax(layer, values):
+    """IRaggedSoftMaxLayer: a softmax over the first bounds[z] entries of each row z; the rest 0."""
+    x = _compute(_input(layer, values, 0)).astype(np.float32)
+    bounds = np.asarray(_input(layer, values, 1)).reshape(-1, 1)
+    keep = np.arange(x.shape[-1])[None, :] < bounds
+    e = np.where(keep, np.exp(x - np.where(keep, x, -np.inf).max(axis=-1, keepdims=True)), 0)
+    return e / np.maximum(e.sum(axis=-1, keepdims=True), np.finfo(np.float32).tiny)
+
+
+def assertion(layer, values):
+    x = _input(layer, values, 0)
+    if not np.all(x):
+        raise _Invalid(f"assertion failed: {layer.message or '(no message)'}")
+    return ()
+
+
+LAYERS.update({
+    "KV_CACHE_UPDATE": ("IKVCacheUpdateLayer", kv_cache_update),
+    "RAGGED_SOFTMAX": ("IRaggedSoftMaxLayer", ragged_softmax),
+    "ASSERTION": ("IAssertionLayer", assertion),
 })
 
 
