@@ -26,6 +26,33 @@ import numpy as np
 from trtlab import backend, reference
 
 
+# Where TensorRT's network is not ONNX's operator, the reference follows TensorRT (it evaluates
+# the network the parser built) and the ONNX expectation cannot hold. Each entry: why.
+EXPLAINED = {
+    r"^test_triu": "TensorRT-RTX's parser reads a missing Trilu `upper` attribute as 0 (ONNX's default is 1) and "
+                   "builds the lower triangle; written out as upper=1 the same case agrees (tests/test_reference_onnx.py)",
+    r"^test_spacetodepth_crd_mode": "the parser ignores SpaceToDepth's new `mode` attribute and builds the DCR permutation",
+    r"_batchwise$": "the parser ignores RNN/GRU/LSTM `layout=1` (batch first) and iterates over axis 0",
+    r"^test_attention_.*(nonpad|_window)": "the parser drops Attention's nonpad_kv_seqlen input and window attributes: "
+                                            "TensorRT's network attends to every key",
+    r"^test_quantizelinear(_axis)?$": "TensorRT quantizes to signed INT8 only: the parser turns ONNX's UINT8 output "
+                                      "(zero point 128) into INT8, which saturates at 127",
+    r"^test_cast(like)?_no_saturate_FLOAT(16)?_to_FLOAT8E4M3FN": "TensorRT's cast has no saturate flag (the parser drops it): "
+                                                                 "the reference saturates to ±448 as TensorRT's FP8 quantization does, "
+                                                                 "ONNX gives NaN (not checked on an engine: no TensorRT on the lent GPUs)",
+    r"^test_castlike_FLOAT(16)?_to_INT4|^test_cast_FLOAT(16)?_to_INT4": "ONNX 1.2x's Cast to INT4 wraps (8 -> -8); the reference rounds and "
+                                                                        "saturates as TensorRT's INT4 quantization does (not checked on an engine)",
+    r"pool_2d_ceil": "TensorRT's EXPLICIT_ROUND_UP keeps a last window that starts on padding (TensorRT declares 2x2, "
+                     "ONNX 1x1): the reference gives the shape TensorRT declares",
+    r"^test_bernoulli": "random: the FILL layer draws NumPy's numbers, not ONNX's; shape is checked (TensorRT has no float64: the dtype is TensorRT's)",
+}
+
+
+def explained(name: str) -> str | None:
+    import re
+    return next((why for pattern, why in EXPLAINED.items() if re.search(pattern, name)), None)
+
+
 def cases(only: str | None):
     from onnx.backend.test.case import node
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -68,8 +95,9 @@ def as_arrays(values) -> list:
     return [numpy_helper.to_array(v) if isinstance(v, TensorProto) else v for v in values]
 
 
-def run_case(trt, case) -> tuple[str, str]:
-    """('ok' | 'mismatch' | 'parser' | 'unsupported' | 'error', detail)."""
+def run_case(trt, case, layer_types: list | None = None) -> tuple[str, str]:
+    """('ok' | 'explained' | 'mismatch' | 'parser' | 'unsupported' | 'error', detail); the network's
+    layer types are appended to ``layer_types``."""
     builder = trt.Builder(backend.logger(trt))
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, backend.logger(trt))
@@ -78,6 +106,8 @@ def run_case(trt, case) -> tuple[str, str]:
     if not ok:
         err = parser.get_error(0)
         return "parser", err.desc().splitlines()[0][:160] if err else "refused"
+    if layer_types is not None:
+        layer_types.extend(sorted({network.get_layer(i).type.name for i in range(network.num_layers)}))
     inputs, outputs = (as_arrays(v) for v in case.data_sets[0])
     feeds = {}
     graph_inputs = [i.name for i in case.model.graph.input
@@ -89,19 +119,26 @@ def run_case(trt, case) -> tuple[str, str]:
         elif len(names) == len(graph_inputs):  # the parser renamed it (a loop's condition): same place
             feeds[names[k]] = value
     try:
-        got = reference.evaluate(network, feeds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", reference.RandomFill)
+            got = reference.evaluate(network, feeds)
     except reference.UnsupportedLayer as exc:
         return "unsupported", str(exc).split(" by the CPU reference")[0]
     except Exception as exc:  # noqa: BLE001 - a survey: every failure is a row
         return "error", f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
     out_names = [o.name for o in case.model.graph.output]
+    reason = explained(case.name)
     for name, want in zip(out_names, outputs):
         if name not in got:
             continue
-        ok, why = close(np.asarray(got[name]), np.asarray(want))
+        g, w = np.asarray(got[name]), np.asarray(want)
+        if reason and reason.startswith("random"):
+            ok, why = g.shape == w.shape, f"shape {g.shape}"  # (dtype: TensorRT has no float64)
+        else:
+            ok, why = close(g, w)
         if not ok:
-            return "mismatch", f"{name}: {why}"
-    return "ok", ""
+            return ("explained", reason) if reason and not reason.startswith("random") else ("mismatch", f"{name}: {why}")
+    return ("explained", reason) if reason and reason.startswith("random") else ("ok", "")
 
 
 def main(argv=None) -> int:
@@ -109,37 +146,62 @@ def main(argv=None) -> int:
     ap.add_argument("--only")
     ap.add_argument("--out")
     ap.add_argument("-v", action="store_true")
+    ap.add_argument("--sample", type=int, help="a seeded random sample of this many cases")
+    ap.add_argument("--seed", type=int, default=17)
     args = ap.parse_args(argv)
     trt = backend.load()
     start = time.perf_counter()
     table = collections.defaultdict(collections.Counter)
+    by_layer = collections.defaultdict(collections.Counter)
+    reasons = {}
     found = cases(args.only)
+    if args.sample:
+        found = sorted(np.random.default_rng(args.seed).choice(len(found), min(args.sample, len(found)), replace=False))
+        found = [cases(args.only)[i] for i in found]
     for case in found:
+        types: list[str] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            verdict, detail = run_case(trt, case)
+            verdict, detail = run_case(trt, case, types)
         table[op_of(case)][verdict] += 1
+        for t in types:
+            by_layer[t][verdict] += 1
+        if verdict == "explained":
+            reasons.setdefault(detail, []).append(case.name)
         if args.v or verdict in ("mismatch", "unsupported", "error"):
             print(f"{verdict:11s} {case.name}: {detail}")
     total = collections.Counter()
     for c in table.values():
         total.update(c)
-    parsed = total["ok"] + total["mismatch"] + total["unsupported"] + total["error"]
+    parsed = sum(total.values()) - total["parser"]
     summary = (f"{len(found)} ONNX node tests ({backend.name_of(trt)} {trt.__version__}): parsed {parsed}, "
-               f"reference agrees on {total['ok']} ({100 * total['ok'] / max(parsed, 1):.1f} % of parsed); "
-               f"mismatch {total['mismatch']}, unsupported {total['unsupported']}, error {total['error']}, "
+               f"reference agrees on {total['ok']} ({100 * total['ok'] / max(parsed, 1):.1f} % of parsed), "
+               f"differs where TensorRT's network differs from ONNX on {total['explained']} (explained below); "
+               f"unexplained mismatch {total['mismatch']}, unsupported {total['unsupported']}, error {total['error']}, "
                f"parser refused {total['parser']}; {time.perf_counter() - start:.0f} s")
     print(summary)
+    main.last = dict(total=total, by_layer=by_layer, table=table, reasons=reasons)
     if args.out:
         lines = ["# ONNX node tests: TensorRT parser + CPU reference", "",
                  f"Regenerate: `python benchmarks/onnx_node_tests.py --out {args.out}`", "", summary, "",
-                 "| operator | cases | parsed | agree | mismatch | unsupported | error |",
+                 "## By TensorRT layer type (a case counts for every layer type in its network)", "",
+                 "| layer type | cases | agree | explained | mismatch | unsupported | error |",
                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for t in sorted(by_layer):
+            c = by_layer[t]
+            lines.append(f"| {t} | {sum(c.values())} | {c['ok']} | {c['explained']} | {c['mismatch']} | "
+                         f"{c['unsupported']} | {c['error']} |")
+        lines += ["", "## Explained differences (TensorRT's network is not ONNX's operator)", ""]
+        for why, names in reasons.items():
+            lines.append(f"- {why}: {', '.join(sorted(names))}")
+        lines += ["", "## By ONNX operator", "",
+                  "| operator | cases | parsed | agree | explained | mismatch | unsupported | error |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for op in sorted(table):
             c = table[op]
             n = sum(c.values())
             p = n - c["parser"]
-            lines.append(f"| {op} | {n} | {p} | {c['ok']} | {c['mismatch']} | {c['unsupported']} | {c['error']} |")
+            lines.append(f"| {op} | {n} | {p} | {c['ok']} | {c['explained']} | {c['mismatch']} | {c['unsupported']} | {c['error']} |")
         from trtlab.common import atomic_write
         atomic_write(args.out, ("\n".join(lines) + "\n").encode())
     return 0
