@@ -202,7 +202,7 @@ def pooling(layer, values):
 
 
 def _erf(x):
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.float64).astype(x.dtype)  # (rank 0 too)
 
 
 def _sigmoid(x):
