@@ -24,11 +24,13 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import lowp
 from .common import UserError
 
 __all__ = ["evaluate", "UnsupportedLayer", "LAYERS", "numpy_dtype"]
 
-# TensorRT DataType name -> NumPy dtype (BF16, FP8, INT4, FP4 have no NumPy dtype).
+# TensorRT DataType name -> NumPy dtype. BF16, FP8 (E4M3), INT4, FP4 (E2M1) and E8M0 have no
+# NumPy dtype of their own: ml_dtypes gives them one (see trtlab.lowp), so nothing is lost.
 DTYPES = {
     "FLOAT": np.float32,
     "HALF": np.float16,
@@ -37,13 +39,12 @@ DTYPES = {
     "INT32": np.int32,
     "INT64": np.int64,
     "BOOL": np.bool_,
+    "BF16": lowp.BF16,
+    "FP8": lowp.FP8_E4M3,
+    "INT4": lowp.INT4,
+    "FP4": lowp.FP4_E2M1,
+    "E8M0": lowp.E8M0,
 }
-try:  # bfloat16 and FP8 have NumPy dtypes through ml_dtypes (a TensorFlow/JAX dependency)
-    import ml_dtypes
-
-    DTYPES.update(BF16=ml_dtypes.bfloat16, FP8=ml_dtypes.float8_e4m3fn)
-except ImportError:  # pragma: no cover
-    pass
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
 
@@ -69,7 +70,7 @@ class _Invalid(Exception):
 
 
 def numpy_dtype(dtype) -> np.dtype:
-    """The NumPy dtype of a ``trt.DataType`` (from either module)."""
+    """The NumPy dtype of a ``trt.DataType`` (from either module): the one place that maps them."""
     name = getattr(dtype, "name", str(dtype))
     if name not in DTYPES:
         raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported")
@@ -201,7 +202,7 @@ def pooling(layer, values):
 
 
 def _erf(x):
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.float64).astype(x.dtype)  # (rank 0 too)
 
 
 def _sigmoid(x):
@@ -259,9 +260,13 @@ ELEMENTWISE: dict[str, Callable] = {
 
 
 def elementwise(layer, values):
+    """Broadcasting as NumPy does: TensorRT(-RTX) networks from the ONNX parser combine a rank-0
+    or rank-1 tensor with a higher-rank one (the output's declared shape is checked after)."""
     a, b = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
-    if a.ndim != b.ndim:
-        raise _Unsupported(f"inputs of rank {a.ndim} and {b.ndim} (TensorRT needs equal ranks)")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise _Invalid(f"inputs of shapes {_dims(a.shape)} and {_dims(b.shape)} do not broadcast") from None
     return ELEMENTWISE[layer.op.name](a, b)
 
 
@@ -323,7 +328,12 @@ def identity(layer, values):
     return _input(layer, values, 0)
 
 
-cast = identity  # evaluate() casts every output to the dtype TensorRT declares for it
+def cast(layer, values):
+    """To the output type: narrow types round to nearest even and saturate (trtlab.lowp.cast).
+
+    TensorRT's cast layer has no ``saturate`` flag (the ONNX parser drops ONNX Cast's): a cast to
+    FP8 saturates to ±448 as TensorRT's FP8 conversions do."""
+    return lowp.cast(_input(layer, values, 0), numpy_dtype(layer.get_output(0).dtype))
 
 
 def concatenation(layer, values):
@@ -444,11 +454,14 @@ def deconvolution(layer, values):
     nd, c = len(window), x.shape[1]
     k = _compute(k if k is not None else _weights(layer.kernel).reshape(c, maps // groups, *window))
     b = b if b is not None else _weights(layer.bias)
-    if layer.padding_mode.name.startswith("SAME"):
-        raise _Unsupported(f"padding mode {layer.padding_mode.name} of a deconvolution")
     stride, dilation = list(layer.stride_nd)[:nd], list(layer.dilation_nd)[:nd]
     pre, post = list(layer.pre_padding)[:nd], list(layer.post_padding)[:nd]
     full = [(i - 1) * s + d * (w - 1) + 1 for i, s, d, w in zip(x.shape[2:], stride, dilation, window)]
+    mode = layer.padding_mode.name
+    if mode.startswith("SAME"):  # output = input * stride; the crop split as for convolutions
+        total = [f - i * s for f, i, s in zip(full, x.shape[2:], stride)]
+        pre = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+        post = [t - p for t, p in zip(total, pre)]
     y = np.zeros((x.shape[0], maps, *full), dtype=x.dtype)
     cg, kg = c // groups, maps // groups
     for g in range(groups):
@@ -471,8 +484,12 @@ def parametric_relu(layer, values):
 
 
 def squeeze(layer, values):
-    x = _input(layer, values, 0)
-    return np.squeeze(x, axis=tuple(int(a) % x.ndim for a in _input(layer, values, 1).reshape(-1)))
+    """Without an axes tensor, the axes whose size the network declares as 1 (not those that
+    happen to be 1 at run time), as the declared output shape shows."""
+    x, axes = _input(layer, values, 0), _input(layer, values, 1)
+    if axes is None:
+        return np.squeeze(x, axis=tuple(j for j, d in enumerate(layer.get_input(0).shape) if d == 1))
+    return np.squeeze(x, axis=tuple(int(a) % x.ndim for a in axes.reshape(-1)))
 
 
 def unsqueeze(layer, values):
@@ -481,7 +498,8 @@ def unsqueeze(layer, values):
 
 def einsum(layer, values):
     inputs = [_compute(_input(layer, values, i)) for i in range(layer.num_inputs)]
-    return np.einsum(layer.equation, *inputs, optimize=True)
+    equation = layer.equation.replace(" ", "")
+    return np.einsum(equation, *inputs, optimize=len(inputs) > 2)  # (optimize trips on '->' with rank 0)
 
 
 def topk(layer, values):
@@ -548,14 +566,37 @@ def scatter(layer, values):
     return out
 
 
+RANDOM_SEED = 0  # random fills draw from numpy.random.default_rng(RANDOM_SEED + layer index)
+
+
+class RandomFill(UserWarning):
+    """A FILL layer drew random numbers: NumPy's, not TensorRT's generator (only shape, dtype and
+    distribution agree)."""
+
+
 def fill(layer, values):
-    """LINSPACE fill (what ONNX Range becomes): alpha + the sum over axes of index * delta."""
-    if layer.operation.name != "LINSPACE":
-        raise _Unsupported(f"fill operation {layer.operation.name} (random numbers cannot be reproduced)")
+    """FILL: LINSPACE (what ONNX Range and the parser's iotas become) is exact:
+    alpha + the sum over axes of index * delta. RANDOM_UNIFORM (alpha..beta) and RANDOM_NORMAL
+    (mean alpha, standard deviation beta) come from NumPy's generator under ``RANDOM_SEED``:
+    exact shape and dtype, the right distribution, not TensorRT's numbers — a ``RandomFill``
+    warning says so each time."""
+    op = layer.operation.name
     size = _input(layer, values, 0)
     shape = [int(v) for v in (size if size is not None else layer.shape)]
     alpha, beta = _input(layer, values, 1), _input(layer, values, 2)
     alpha = layer.alpha if alpha is None else np.asarray(alpha).reshape(())
+    if op in ("RANDOM_UNIFORM", "RANDOM_NORMAL"):
+        beta = layer.beta if beta is None else np.asarray(beta).reshape(())
+        rng = np.random.default_rng(RANDOM_SEED + _fill_index(layer))
+        import warnings
+        warnings.warn(RandomFill(f"FILL layer {layer.name!r} ({op}): values from NumPy's generator "
+                                 f"(seed {RANDOM_SEED}), not TensorRT's: only shape, dtype and distribution agree"),
+                      stacklevel=2)
+        if op == "RANDOM_UNIFORM":
+            return rng.uniform(float(alpha), float(beta), shape)
+        return rng.normal(float(alpha), float(beta), shape)
+    if op != "LINSPACE":
+        raise _Unsupported(f"fill operation {op}")
     if beta is None:
         if len(shape) != 1:
             raise _Unsupported("a LINSPACE fill of rank > 1 without a delta tensor")
@@ -565,35 +606,46 @@ def fill(layer, values):
                 for a, n in enumerate(shape)), np.full(shape, alpha))
 
 
-def _per_axis(scale, x, axis):
-    """A quantization scale (or zero point) shaped to broadcast against ``x``."""
-    scale = _compute(np.asarray(scale))
-    if scale.ndim == x.ndim:  # block quantization: each scale covers a block
-        return np.broadcast_to(scale, x.shape) if scale.shape == x.shape else np.kron(
-            scale, np.ones([n // m for n, m in zip(x.shape, scale.shape)], scale.dtype))
-    if scale.size == 1:
-        return scale.reshape(())
-    return scale.reshape([-1 if j == axis % x.ndim else 1 for j in range(x.ndim)])
+def _fill_index(layer) -> int:
+    """A stable number per fill layer (its name's hash would change between runs)."""
+    return sum(layer.name.encode()) % 9973
+
+
+def _block_shape(layer):
+    """The block shape of a block-quantized Q/DQ layer, or None (TensorRT raises when unset)."""
+    try:
+        shape = layer.block_shape
+    except (RuntimeError, AttributeError):
+        return None
+    shape = list(shape) if shape is not None else []
+    return shape or None
+
+
+def _qdq_args(layer, values, x):
+    scale, zero = _input(layer, values, 1), _input(layer, values, 2)
+    if scale is None:
+        raise _Unsupported("a Q/DQ layer without a scale input")
+    return dict(zero_point=zero, axis=layer.axis, block=_block_shape(layer))
 
 
 def quantize(layer, values):
-    x = _compute(_input(layer, values, 0))
-    scale = _per_axis(_input(layer, values, 1), x, layer.axis)
-    zero = _input(layer, values, 2)
+    """TensorRT's IQuantizeLayer: saturate(round_half_even(x / scale) + zero_point), see trtlab.lowp."""
+    x = _input(layer, values, 0)
     dtype = numpy_dtype(layer.get_output(0).dtype)
-    q = x / scale
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        q = np.round(q) + (0 if zero is None else _per_axis(zero, x, layer.axis))
-        return np.clip(q, info.min, info.max)
-    return np.clip(q, -448, 448)  # FP8 E4M3 saturates
+    try:
+        return lowp.quantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def dequantize(layer, values):
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    zero = _input(layer, values, 2)
-    x = x if zero is None else x - _per_axis(zero, x, layer.axis)
-    return x * _per_axis(_input(layer, values, 1), x, layer.axis)
+    """TensorRT's IDequantizeLayer: (q - zero_point) * scale in float32, rounded to the output type."""
+    x = _input(layer, values, 0)
+    dtype = numpy_dtype(layer.get_output(0).dtype)
+    try:
+        return lowp.dequantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def resize(layer, values):
@@ -696,6 +748,262 @@ LAYERS: dict[str, tuple[str, Callable]] = {
 }
 
 
+# ---------------------------------------------------------------- attention, sampling, sequences
+
+
+def attention_input(layer, values):
+    """IAttention (its input layer computes it; the output layer passes it on).
+
+    softmax(Q Kᵀ + mask) V per batch and head, with no scale of its own (the ONNX parser scales
+    Q and K before); grouped-query attention repeats each K/V head over its group of Q heads;
+    causal masks: UPPER_LEFT lets query i see keys j <= i, LOWER_RIGHT keys j <= i + (S_kv - S_q);
+    a boolean mask keeps True, a float mask is added. A row with every key masked gives 0.
+    """
+    a = layer.attention
+    if a.norm_op.name != "SOFTMAX":
+        raise _Unsupported(f"attention normalization {a.norm_op.name}")
+    for form in ("query_form", "key_value_form"):
+        if getattr(a, form).name != "PADDED_BHND":
+            raise _Unsupported(f"attention {form} {getattr(a, form).name}")
+    for lengths in ("query_lengths", "key_value_lengths"):
+        if getattr(a, lengths, None) is not None:
+            raise _Unsupported(f"attention with {lengths}")
+    if getattr(a, "normalization_quantize_scale", None) is not None:
+        raise _Unsupported("attention with a quantized normalization")
+    q, k, v = (_compute(_input(layer, values, i)).astype(np.float32) for i in range(3))
+    out_dtype = _input(layer, values, 0).dtype
+    if q.shape[1] != k.shape[1]:
+        k, v = (np.repeat(t, q.shape[1] // t.shape[1], axis=1) for t in (k, v))
+    s = q @ np.swapaxes(k, -1, -2)
+    sq, skv = s.shape[-2:]
+    keep = np.ones((sq, skv), dtype=bool)
+    if a.causal:
+        offset = 0 if a.causal_kind.name == "UPPER_LEFT" else skv - sq
+        keep = np.arange(skv)[None, :] <= np.arange(sq)[:, None] + offset
+    mask = _input(layer, values, 3)
+    if mask is not None and mask.dtype == np.bool_:
+        keep = keep & mask
+    elif mask is not None:
+        s = s + _compute(mask).astype(np.float32)
+    s = np.where(keep, s, -np.inf)
+    top = s.max(axis=-1, keepdims=True)
+    e = np.exp(s - np.where(np.isfinite(top), top, 0))
+    total = e.sum(axis=-1, keepdims=True)
+    p = e / np.where(total > 0, total, 1)
+    return (p @ v).astype(out_dtype)
+
+
+def attention_output(layer, values):
+    return _input(layer, values, 0)
+
+
+def _grid_coords(g, size, align, mode):
+    """Normalized grid coordinates [-1, 1] to pixel positions, with border/reflection handling."""
+    pos = (g + 1) / 2 * (size - 1) if align else ((g + 1) * size - 1) / 2
+    if mode == "CLAMP":
+        pos = np.clip(pos, 0, size - 1)
+    elif mode == "REFLECT":
+        lo, hi = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
+        span = hi - lo
+        if span <= 0:
+            pos = np.zeros_like(pos)
+        else:
+            d = np.abs(pos - lo) % (2 * span)
+            flips = np.floor(np.abs(pos - lo) / span)
+            pos = lo + np.where(flips % 2 == 0, d % span if span else 0, span - d % span)
+            pos = np.where(np.abs(pos - lo) / span == 1, hi, pos)
+            pos = np.clip(pos, 0, size - 1) if not align else pos
+    return pos
+
+
+def grid_sample(layer, values):
+    """IGridSampleLayer on (N, C, H, W) with a grid (N, H_out, W_out, 2) of (x, y) in [-1, 1].
+
+    Modes as ONNX GridSample defines them: nearest (round half to even), linear (bilinear),
+    cubic (bicubic, a = -0.75); outside the input: zeros (FILL), the border (CLAMP) or a
+    reflection (REFLECT)."""
+    x = _compute(_input(layer, values, 0)).astype(np.float32)
+    grid = _compute(_input(layer, values, 1)).astype(np.float64)
+    if x.ndim != 4:
+        raise _Unsupported(f"grid sample of a rank-{x.ndim} input (rank 4 only)")
+    n, c, h, w = x.shape
+    align, mode = bool(layer.align_corners), layer.sample_mode.name
+    interp = layer.interpolation_mode.name
+    px = _grid_coords(grid[..., 0], w, align, mode)
+    py = _grid_coords(grid[..., 1], h, align, mode)
+    batch = np.arange(n).reshape(n, 1, 1)
+
+    def tap(iy, ix):  # (N, Ho, Wo) integer positions -> (N, C, Ho, Wo) values, 0 outside
+        inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+        if mode != "FILL":
+            iy, ix, inside = np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1), np.ones_like(inside)
+        vals = x[batch, :, np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)]  # (N, Ho, Wo, C)
+        return np.moveaxis(np.where(inside[..., None], vals, 0), -1, 1)
+
+    if interp == "NEAREST":
+        return tap(np.rint(py).astype(np.int64), np.rint(px).astype(np.int64))
+    if interp == "LINEAR":
+        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+        fx, fy = (px - x0)[:, None], (py - y0)[:, None]
+        return ((1 - fy) * ((1 - fx) * tap(y0, x0) + fx * tap(y0, x0 + 1))
+                + fy * ((1 - fx) * tap(y0 + 1, x0) + fx * tap(y0 + 1, x0 + 1))).astype(np.float32)
+    if interp == "CUBIC":
+        a = -0.75
+
+        def weights(t):
+            d = np.stack([t + 1, t, 1 - t, 2 - t])
+            near = ((a + 2) * d - (a + 3)) * d * d + 1
+            far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+            return np.where(d <= 1, near, far)
+        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+        wx, wy = weights(px - x0), weights(py - y0)
+        out = 0
+        for i in range(4):
+            row = sum(wx[j][:, None] * tap(y0 - 1 + i, x0 - 1 + j) for j in range(4))
+            out = out + wy[i][:, None] * row
+        return np.asarray(out, dtype=np.float32)
+    raise _Unsupported(f"grid sample interpolation {interp}")
+
+
+def reverse_sequence(layer, values):
+    """IReverseSequenceLayer: for each batch item b, reverse its first lengths[b] steps."""
+    x, lengths = _input(layer, values, 0), _input(layer, values, 1)
+    batch, seq = layer.batch_axis % x.ndim, layer.sequence_axis % x.ndim
+    y = x.copy()
+    for b, n in enumerate(np.asarray(lengths).reshape(-1)):
+        n = int(n)
+        index = [slice(None)] * x.ndim
+        index[batch], index[seq] = b, slice(0, n)
+        src = [slice(None)] * x.ndim
+        src[batch], src[seq] = b, slice(n - 1, None, -1) if n else slice(0, 0)
+        y[tuple(index)] = x[tuple(src)]
+    return y
+
+
+def rotary_embedding(layer, values):
+    """IRotaryEmbeddingLayer on x (B, H, S, D) with cos/sin caches, as ONNX RotaryEmbedding:
+    the first ``rotary_embedding_dim`` features (all when 0) rotate in pairs — halves, or
+    neighbours when ``interleaved`` — by the angles of their position; the rest pass through.
+    With a position-ids input the caches are (max positions, rd/2) and rows are gathered,
+    otherwise they are (B, S, rd/2)."""
+    x = _compute(_input(layer, values, 0)).astype(np.float32)
+    cos, sin = (_compute(_input(layer, values, i)).astype(np.float32) for i in (1, 2))
+    ids = _input(layer, values, 3)
+    if ids is not None:
+        cos, sin = cos[ids.astype(np.int64)], sin[ids.astype(np.int64)]
+    if x.ndim != 4:
+        raise _Unsupported(f"rotary embedding of a rank-{x.ndim} input (rank 4 only)")
+    rd = layer.rotary_embedding_dim or x.shape[-1]
+    cos, sin = cos[..., : rd // 2], sin[..., : rd // 2]
+    if cos.ndim == 3:  # (B, S, rd/2) -> (B, 1, S, rd/2)
+        cos, sin = cos[:, None], sin[:, None]
+    rot, rest = x[..., :rd], x[..., rd:]
+    if layer.interleaved:
+        x1, x2 = rot[..., 0::2], rot[..., 1::2]
+    else:
+        x1, x2 = rot[..., : rd // 2], rot[..., rd // 2:]
+    y1, y2 = x1 * cos - x2 * sin, x2 * cos + x1 * sin
+    out = np.stack([y1, y2], axis=-1).reshape(rot.shape) if layer.interleaved else np.concatenate([y1, y2], axis=-1)
+    return np.concatenate([out, rest], axis=-1)
+
+
+def nms(layer, values):
+    """INMSLayer, as ONNX NonMaxSuppression (scores are (batch, box, class) here, the ONNX parser
+    transposes ONNX's (batch, class, box)): per batch item and class, boxes by falling score,
+    each kept unless its IoU with a kept box exceeds the threshold, at most ``max_output``
+    per class, scores above the score threshold only. Outputs (batch, class, box) rows and
+    their count."""
+    boxes = _compute(_input(layer, values, 0)).astype(np.float32)
+    scores = np.swapaxes(_compute(_input(layer, values, 1)).astype(np.float32), 1, 2)  # TensorRT: (B, N, C)
+    limit = int(np.asarray(_input(layer, values, 2)).reshape(()))
+    iou_t = _input(layer, values, 3)
+    iou_t = -np.inf if iou_t is None else float(np.asarray(iou_t).reshape(()))  # (absent: nothing suppressed)
+    iou_t = 0.0 if iou_t == -np.inf else iou_t
+    score_t = _input(layer, values, 4)
+    score_t = None if score_t is None else float(np.asarray(score_t).reshape(()))
+    if layer.bounding_box_format.name == "CENTER_SIZES":
+        cx, cy, bw, bh = np.moveaxis(boxes, -1, 0)
+        y1, x1, y2, x2 = cy - bh / 2, cx - bw / 2, cy + bh / 2, cx + bw / 2
+    else:  # CORNER_PAIRS: (y1, x1, y2, x2), either corner first
+        a, b, c, d = np.moveaxis(boxes, -1, 0)
+        y1, x1, y2, x2 = np.minimum(a, c), np.minimum(b, d), np.maximum(a, c), np.maximum(b, d)
+    area = (y2 - y1) * (x2 - x1)
+    rows = []
+    for bi in range(scores.shape[0]):
+        for ci in range(scores.shape[1]):
+            s = scores[bi, ci]
+            order = np.argsort(-s, kind="stable")
+            if score_t is not None:
+                order = order[s[order] > score_t]
+            kept = []
+            for j in order:
+                if len(kept) >= limit:
+                    break
+                ok = True
+                for k in kept:
+                    ih = max(0.0, min(y2[bi, j], y2[bi, k]) - max(y1[bi, j], y1[bi, k]))
+                    iw = max(0.0, min(x2[bi, j], x2[bi, k]) - max(x1[bi, j], x1[bi, k]))
+                    inter = ih * iw
+                    union = area[bi, j] + area[bi, k] - inter
+                    if union > 0 and inter / union > iou_t:
+                        ok = False
+                        break
+                if ok:
+                    kept.append(j)
+            rows += [(bi, ci, j) for j in kept]
+    index = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return index, np.array(len(rows), dtype=np.int32)
+
+
+LAYERS.update({
+    "ATTENTION_INPUT": ("IAttentionInputLayer", attention_input),
+    "ATTENTION_OUTPUT": ("IAttentionOutputLayer", attention_output),
+    "GRID_SAMPLE": ("IGridSampleLayer", grid_sample),
+    "REVERSE_SEQUENCE": ("IReverseSequenceLayer", reverse_sequence),
+    "ROTARY_EMBEDDING": ("IRotaryEmbeddingLayer", rotary_embedding),
+    "NMS": ("INMSLayer", nms),
+})
+
+
+def kv_cache_update(layer, values):
+    """IKVCacheUpdateLayer (LINEAR, PADDED_BHND): the cache (B, H, S_max, D) with each batch item's
+    update (B, H, S_new, D) written from its write index on."""
+    if layer.update_form.name != "PADDED_BHND":
+        raise _Unsupported(f"KV cache update form {layer.update_form.name}")
+    cache, update, where = (_input(layer, values, i) for i in range(3))
+    out = cache.copy()
+    n = update.shape[2]
+    for b, start in enumerate(np.asarray(where).reshape(-1)):
+        start = int(start)
+        if start < 0 or start + n > cache.shape[2]:
+            raise _Invalid(f"write index {start} + {n} new entries does not fit a cache of {cache.shape[2]}")
+        out[b, :, start:start + n] = update[b]
+    return out
+
+
+def ragged_softmax(layer, values):
+    """IRaggedSoftMaxLayer: a softmax over the first bounds[z] entries of each row z; the rest 0."""
+    x = _compute(_input(layer, values, 0)).astype(np.float32)
+    bounds = np.asarray(_input(layer, values, 1)).reshape(-1, 1)
+    keep = np.arange(x.shape[-1])[None, :] < bounds
+    e = np.where(keep, np.exp(x - np.where(keep, x, -np.inf).max(axis=-1, keepdims=True)), 0)
+    return e / np.maximum(e.sum(axis=-1, keepdims=True), np.finfo(np.float32).tiny)
+
+
+def assertion(layer, values):
+    x = _input(layer, values, 0)
+    if not np.all(x):
+        raise _Invalid(f"assertion failed: {layer.message or '(no message)'}")
+    return ()
+
+
+LAYERS.update({
+    "KV_CACHE_UPDATE": ("IKVCacheUpdateLayer", kv_cache_update),
+    "RAGGED_SOFTMAX": ("IRaggedSoftMaxLayer", ragged_softmax),
+    "ASSERTION": ("IAssertionLayer", assertion),
+})
+
+
 # ---------------------------------------------------------------- the interpreter
 
 
@@ -721,7 +1029,7 @@ def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
             raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
         if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
             raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
-        values[t.name] = np.ascontiguousarray(x, dtype=dtype)
+        values[t.name] = np.asarray(x, dtype=dtype, order="C")  # (ascontiguousarray makes rank 0 rank 1)
     return values
 
 
@@ -757,61 +1065,315 @@ def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str]
                             "or name the tensors you want with outputs=[...] (or outputs='all')")
     elif isinstance(outputs, str) and outputs == "all":
         wanted = list(values) + [layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)]
+        inside = _loop_inside(layers)  # a loop body's tensors have no value of their own after the loop
+        wanted = [n for n in wanted if n not in inside]
     else:
         wanted = [outputs] if isinstance(outputs, str) else list(outputs)
         missing = [n for n in wanted if n not in produced and n not in values]
         if missing:
             raise UserError(f"no tensor named {', '.join(map(repr, missing))} in the network")
-    needed = _needed(layers, wanted)
-    for i, kind, layer in _order([entry for entry in layers if entry[0] in needed], values):
-        if kind not in LAYERS:
-            raise UnsupportedLayer(layer, kind, i)
-        try:
-            with np.errstate(over="ignore", under="ignore"):
-                result = LAYERS[kind][1](layer, values)
-        except _Unsupported as exc:
-            raise UnsupportedLayer(layer, kind, i, str(exc)) from None
-        except _Invalid as exc:
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
-        values.update(_outputs(layer, kind, i, result))
+    ctx = _Context(layers)
+    needed = _needed(layers, wanted, ctx)
+    _execute(_plan([entry for entry in layers if entry[0] in needed], values, ctx), values, ctx)
+    lost = [n for n in wanted if n not in values]
+    if lost:
+        raise UserError(f"{lost[0]!r} is computed inside a loop: mark a loop output instead")
     return {name: values[name] for name in wanted}
+
+
+class _Context:
+    """What the interpreter needs to know across layers: conditions of if-conditionals, loops."""
+
+    def __init__(self, layers) -> None:
+        self.conditions: dict[str, str] = {}  # IIfConditional name -> its condition tensor
+        self.loops: dict[str, list] = {}  # ILoop name -> its boundary layers (entries)
+        for entry in layers:
+            i, kind, layer = entry
+            if kind == "CONDITION":
+                self.conditions[layer.conditional.name] = layer.get_input(0).name
+            elif kind in LOOP_KINDS:
+                self.loops.setdefault(layer.loop.name, []).append(entry)
+
+    def inputs(self, entry) -> list[str]:
+        i, kind, obj = entry
+        if kind == "LOOP":
+            return obj.inputs
+        names = _inputs(obj)
+        if kind == "CONDITIONAL_OUTPUT":
+            names.append(self.conditions[obj.conditional.name])
+        return names
+
+
+def _outputs_of(entry) -> list[str]:
+    i, kind, obj = entry
+    if kind == "LOOP":
+        return obj.outputs
+    return [obj.get_output(j).name for j in range(obj.num_outputs)]
+
+
+def _run_layer(entry, values, ctx) -> None:
+    i, kind, layer = entry
+    if kind not in LAYERS:
+        raise UnsupportedLayer(layer, kind, i)
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            fn = LAYERS[kind][1]
+            result = fn(layer, values, ctx) if kind in CONTEXT_LAYERS else fn(layer, values)
+    except _Unsupported as exc:
+        raise UnsupportedLayer(layer, kind, i, str(exc)) from None
+    except _Invalid as exc:
+        raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
+    values.update(_outputs(layer, kind, i, result))
+
+
+def _execute(plan, values, ctx) -> None:
+    for entry in plan:
+        if entry[1] == "LOOP":
+            entry[2].run(values, ctx)
+        else:
+            _run_layer(entry, values, ctx)
+
+
+def _plan(entries, available, ctx) -> list:
+    """The entries in the order to run them, each loop folded into one step."""
+    return _order(_fold_loops(entries, ctx), available, ctx)
 
 
 def _inputs(layer) -> list[str]:
     return [t.name for t in (layer.get_input(k) for k in range(layer.num_inputs)) if t is not None]
 
 
-def _order(layers, available) -> list:
-    """The layers in an order where each one's inputs come first (``set_input`` can reorder them)."""
-    done, order, pending = set(available), [], list(layers)
+def _order(entries, available, ctx) -> list:
+    """The entries in an order where each one's inputs come first (``set_input`` can reorder them)."""
+    done, order, pending = set(available), [], list(entries)
     while pending:
         waiting = []
         for entry in pending:
-            if all(name in done for name in _inputs(entry[2])):
+            if all(name in done for name in ctx.inputs(entry)):
                 order.append(entry)
-                done.update(entry[2].get_output(j).name for j in range(entry[2].num_outputs))
+                done.update(_outputs_of(entry))
             else:
                 waiting.append(entry)
         if len(waiting) == len(pending):
             i, kind, layer = waiting[0]
-            missing = [n for n in _inputs(layer) if n not in done]
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
+            missing = [n for n in ctx.inputs(waiting[0]) if n not in done]
+            name = layer.name if kind != "LOOP" else layer.name
+            raise UserError(f"layer {i} {name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
         pending = waiting
     return order
 
 
-def _needed(layers, wanted) -> set[int]:
-    """Indexes of the layers the wanted tensors depend on."""
-    maker = {layer.get_output(j).name: (i, layer) for i, _, layer in layers for j in range(layer.num_outputs)}
+def _needed(layers, wanted, ctx) -> set[int]:
+    """Indexes of the layers the wanted tensors depend on (a loop's trip limit with its loop)."""
+    maker = {layer.get_output(j).name: entry for entry in layers for j, layer in
+             ((j, entry[2]) for j in range(entry[2].num_outputs))}
     needed, todo = set(), list(wanted)
+
+    def add(entry):
+        needed.add(entry[0])
+        todo.extend(ctx.inputs(entry))
+        if entry[1] in LOOP_KINDS:
+            for other in ctx.loops[entry[2].loop.name]:
+                if other[0] not in needed:
+                    add(other)
+
     while todo:
         name = todo.pop()
-        if name not in maker or maker[name][0] in needed:
-            continue
-        i, layer = maker[name]
-        needed.add(i)
-        todo += _inputs(layer)
+        if name in maker and maker[name][0] not in needed:
+            add(maker[name])
     return needed
+
+
+# ---------------------------------------------------------------- loops and conditionals
+
+LOOP_KINDS = {"TRIP_LIMIT", "ITERATOR", "RECURRENCE", "LOOP_OUTPUT"}
+MAX_ITERATIONS = 1_000_000  # a while loop still running after this many is an error, not a hang
+
+
+def _loop_inside(layers) -> set[str]:
+    """Names of the tensors computed inside loop bodies (and the loops' own internal tensors)."""
+    ctx = _Context(layers)
+    inside = set()
+    for name, boundary in ctx.loops.items():
+        body = _loop_body(name, boundary, layers)
+        for entry in body + [e for e in boundary if e[1] in ("RECURRENCE", "ITERATOR")]:
+            inside.update(_outputs_of(entry))
+    return inside
+
+
+def _loop_body(name, boundary, entries) -> list:
+    """The entries a loop runs each iteration: everything downstream of its recurrences and
+    iterators up to its loop outputs, whole inner loops included."""
+    consumers: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] != "LOOP":
+            for t in _inputs(entry[2]):
+                consumers.setdefault(t, []).append(entry)
+    loops: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] in LOOP_KINDS:
+            loops.setdefault(entry[2].loop.name, []).append(entry)
+    stop = {e[0] for e in boundary}
+    body: dict[int, tuple] = {}
+    todo = [t for e in boundary if e[1] in ("RECURRENCE", "ITERATOR") for t in _outputs_of(e)]
+    while todo:
+        t = todo.pop()
+        for entry in consumers.get(t, []):
+            if entry[0] in stop or entry[0] in body:
+                continue
+            group = [entry]
+            if entry[1] in LOOP_KINDS:  # an inner loop: all of it, each iteration
+                group = [e for e in loops[entry[2].loop.name] if e[0] not in body]
+            for e in group:
+                body[e[0]] = e
+                todo.extend(_outputs_of(e))
+    return sorted(body.values(), key=lambda e: e[0])
+
+
+def _fold_loops(entries, ctx) -> list:
+    """``entries`` with each outermost loop (boundary layers and body) replaced by one _Loop."""
+    names = []
+    for entry in entries:
+        if entry[1] in LOOP_KINDS and entry[2].loop.name not in names:
+            names.append(entry[2].loop.name)
+    if not names:
+        return entries
+    bodies = {}
+    for name in names:
+        boundary = [e for e in entries if e[1] in LOOP_KINDS and e[2].loop.name == name]
+        bodies[name] = (boundary, _loop_body(name, boundary, entries))
+    inner = {e[2].loop.name for _, body in bodies.values() for e in body if e[1] in LOOP_KINDS}
+    folded, taken = [], set()
+    for name in names:
+        if name in inner:
+            continue
+        boundary, body = bodies[name]
+        loop = _Loop(name, boundary, body, ctx)
+        taken.update(e[0] for e in boundary + body)
+        folded.append((min(e[0] for e in boundary), "LOOP", loop))
+    return sorted([e for e in entries if e[0] not in taken] + folded, key=lambda e: e[0])
+
+
+class _Loop:
+    """A TensorRT loop (``network.add_loop()``) as one step of the interpreter.
+
+    Each iteration: recurrences hold their current value, iterators a slice of their input;
+    the body runs; each loop output collects its input; recurrences take their next value.
+    A COUNT trip limit runs it that many times (at most the iterators' length); a WHILE trip
+    limit checks its condition, computed from the current values, before each iteration.
+    A LAST_VALUE output of a recurrence is the recurrence's value after the last iteration.
+    """
+
+    def __init__(self, name, boundary, body, ctx) -> None:
+        self.name, self.boundary, self.body = name, boundary, body
+        members = boundary + body
+        made = {t for e in members for t in _outputs_of(e)}
+        self.inputs = sorted({t for e in members for t in ctx.inputs(e) if t not in made})
+        self.outputs = [t for e in boundary if e[1] == "LOOP_OUTPUT" for t in _outputs_of(e)]
+        self._plans = None
+
+    def _fail(self, why):
+        entry = next(e for e in self.boundary if e[1] == "LOOP_OUTPUT") if any(
+            e[1] == "LOOP_OUTPUT" for e in self.boundary) else self.boundary[0]
+        raise UserError(f"layer {entry[0]} {entry[2].name!r} ({entry[1]}) of loop {self.name!r}: {why}")
+
+    def run(self, values, ctx) -> None:
+        of = lambda kind: [e for e in self.boundary if e[1] == kind]  # noqa: E731
+        recs, iters, outs, limits = of("RECURRENCE"), of("ITERATOR"), of("LOOP_OUTPUT"), of("TRIP_LIMIT")
+        count, condition = None, None
+        for _, _, lim in limits:
+            if lim.kind.name == "COUNT":
+                count = int(np.asarray(values[lim.get_input(0).name]).reshape(()))
+            else:
+                condition = lim.get_input(0).name
+        sources = []
+        for _, _, it in iters:
+            data = values[it.get_input(0).name]
+            axis = it.axis % data.ndim
+            sources.append((it.get_output(0).name, data, axis, it.reverse))
+            count = data.shape[axis] if count is None else min(count, data.shape[axis])
+        if count is None and condition is None:
+            self._fail("a loop needs a trip limit or an iterator")
+        state = {rec.get_output(0).name: values[rec.get_input(0).name] for _, _, rec in recs}
+        local = dict(values)
+        local.update(state)
+        for name, data, axis, reverse in sources:  # (values for planning only)
+            local[name] = np.take(data, 0, axis=axis) if data.shape[axis] else None
+        if self._plans is None:
+            first = [] if condition is None or condition in state else [
+                e for e in self.body if e[0] in _needed(self.body, [condition], ctx)]
+            rest = [e for e in self.body if e not in first]
+            self._plans = (_plan(first, local, ctx), _plan(rest, set(local) | {t for e in first for t in _outputs_of(e)}, ctx))
+        check, plan = self._plans
+        collected: dict[str, list] = {t: [] for t in self.outputs}
+        i = 0
+        while count is None or i < count:
+            if i >= MAX_ITERATIONS:
+                self._fail(f"still running after {MAX_ITERATIONS:,} iterations (its condition never turned false)")
+            local = dict(values)
+            local.update(state)
+            for name, data, axis, reverse in sources:
+                local[name] = np.take(data, data.shape[axis] - 1 - i if reverse else i, axis=axis)
+            if condition is not None:
+                _execute(check, local, ctx)
+                if not bool(np.asarray(local[condition]).reshape(())):
+                    break
+            _execute(plan, local, ctx)
+            for _, _, out in outs:
+                collected[out.get_output(0).name].append(local[out.get_input(0).name])
+            state = {rec.get_output(0).name: local[rec.get_input(1).name] for _, _, rec in recs}
+            i += 1
+        for index, kind, out in outs:
+            source, name = out.get_input(0).name, out.get_output(0).name
+            mode = out.kind.name
+            if mode == "LAST_VALUE":
+                if source in state:
+                    result = state[source]
+                elif collected[name]:
+                    result = collected[name][-1]
+                else:
+                    self._fail(f"the loop ran 0 times, so {source!r} has no last value")
+            else:
+                items = collected[name] if mode == "CONCATENATE" else collected[name][::-1]
+                if items:
+                    result = np.stack(items, axis=out.axis)
+                else:
+                    shape = [d if d >= 0 else 0 for d in out.get_input(0).shape]
+                    shape.insert(out.axis, 0)
+                    result = np.zeros(shape, numpy_dtype(out.get_output(0).dtype))
+            values.update(_outputs(out, kind, index, result))
+
+
+def condition(layer, values):
+    return ()  # IIfConditional's condition is read by its outputs
+
+
+def conditional_input(layer, values):
+    return _input(layer, values, 0)
+
+
+def conditional_output(layer, values, ctx):
+    """IIfConditionalOutputLayer: the then-branch's value if the condition holds, else the else-branch's.
+
+    Both branches were computed (they are side-effect free); only the chosen one is returned."""
+    chosen = bool(np.asarray(values[ctx.conditions[layer.conditional.name]]).reshape(()))
+    return _input(layer, values, 0 if chosen else 1)
+
+
+def _boundary(layer, values):  # evaluated by _Loop.run, never alone
+    raise _Unsupported("a loop layer outside its loop")
+
+
+CONTEXT_LAYERS = {"CONDITIONAL_OUTPUT"}
+LAYERS.update({
+    "CONDITION": ("IConditionLayer", condition),
+    "CONDITIONAL_INPUT": ("IIfConditionalInputLayer", conditional_input),
+    "CONDITIONAL_OUTPUT": ("IIfConditionalOutputLayer", conditional_output),
+    "TRIP_LIMIT": ("ITripLimitLayer", _boundary),
+    "ITERATOR": ("IIteratorLayer", _boundary),
+    "RECURRENCE": ("IRecurrenceLayer", _boundary),
+    "LOOP_OUTPUT": ("ILoopOutputLayer", _boundary),
+})
 
 
 def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
@@ -824,7 +1386,9 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
             dtype = numpy_dtype(t.dtype)
         except _Unsupported as exc:
             raise UnsupportedLayer(layer, kind, index, str(exc)) from None
-        r = np.asarray(r).astype(dtype, copy=False)
+        r = np.asarray(r)
+        r = r if r.dtype == dtype else lowp.cast(r, dtype) if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS \
+            else r.astype(dtype)
         try:
             declared = list(t.shape)
         except RuntimeError:
