@@ -468,6 +468,7 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
                 quantized, notes = _int4_weights(model, block_size)
                 onnx.save(quantized, str(work))
             else:
+                assert x is not None  # INT8/FP8 are calibrated
                 with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
                     _ort_static(src, work, name, x, precision, method, fp8_scales)
         except UserError:
@@ -486,5 +487,5 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
     if precision == "fp8" and tool == "ort":
         notes.append("FP8 scales: " + ("amax/448 from the calibrated ranges (ORT's own std-based scales clip)"
                                       if fp8_scales == "amax" else "ORT's std-based scales (they clip large values)"))
-    return Report(src, dst, precision, tool, None if weight_only else method, 0 if weight_only else len(x),
+    return Report(src, dst, precision, tool, None if weight_only else method, 0 if x is None else len(x),
                   seconds, info["q"], info["dq"], info["q_weights"], info["quantized"], info["kept"], notes)
