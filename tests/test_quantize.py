@@ -196,6 +196,8 @@ def test_cli_bad_inputs(model_path, tmp_path, capsys):
         "samples": ([str(model_path), "--precision", "int8", "--samples", "0"], "at least 1"),
         "same": ([str(model_path), "--precision", "int8", "-o", str(model_path)], "is the input model"),
         "block": ([str(model_path), "--precision", "int4", "--block-size", "24"], "power of two"),
+        "modelopt method": ([str(model_path), "--precision", "int8", "--tool", "modelopt", "--method", "percentile"],
+                            "not offered here"),
     }
     before = model_path.read_bytes()
     for name, (argv, reason) in cases.items():

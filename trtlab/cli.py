@@ -90,7 +90,8 @@ def _quantize_args(p: argparse.ArgumentParser) -> None:
                    help="float32 array shaped like the model's input (default: MNIST training digits)")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                    help=f"calibration samples to use (default {DEFAULT_SAMPLES})")
-    p.add_argument("--method", choices=METHODS, default="minmax", help="calibration method (default minmax)")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="calibration method (default: minmax for ort; ModelOpt's own default for modelopt)")
     p.add_argument("--tool", choices=TOOLS, default="ort",
                    help="ort: ONNX Runtime's quantizer (default); modelopt: NVIDIA ModelOpt (trtlab[modelopt])")
     p.add_argument("--block-size", type=int, default=INT4_BLOCK, help=f"INT4 block size along K (default {INT4_BLOCK})")

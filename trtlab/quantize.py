@@ -49,6 +49,7 @@ METHODS = ("minmax", "entropy", "percentile", "distribution")
 DEFAULT_SAMPLES = 512
 INT4_BLOCK = 32
 FP8_MAX = 448.0  # largest finite E4M3FN value
+MODELOPT_METHODS = {"minmax": "max", "entropy": "entropy"}  # our name -> ModelOpt's calibration_method
 MODELOPT_INSTALL = "pip install 'trtlab[modelopt]'"
 
 # Why a node of the quantized model computes in higher precision.
@@ -218,7 +219,7 @@ def describe(model: Any) -> dict[str, Any]:
                 why = f"a cast to {TensorProto.DataType.Name(to)}: the tool keeps the unquantized layers in that type"
             if n.op_type == "MatMul" and any(i in float_inits for i in n.input):
                 w = next(inits[i] for i in n.input if i in float_inits)
-                why = f"weight {list(w.dims)} left in FP32 (see the notes)"
+                why = f"its weight {list(w.dims)} was not quantized (see the notes, if any)"
             kept.append((n.name, n.op_type, why))
     dtypes = sorted({TensorProto.DataType.Name(inits[d.input[0]].data_type) for d in dq if d.input[0] in inits}
                     | {TensorProto.DataType.Name(inits[d.input[2]].data_type) for d in q
@@ -427,15 +428,22 @@ def _modelopt(src: Path, dst: Path, name: str, x: np.ndarray | None, precision: 
 
 def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision: str = "int8", *,
              calibration: str | os.PathLike | np.ndarray | None = None, samples: int = DEFAULT_SAMPLES,
-             tool: str = "ort", method: str = "minmax", block_size: int = INT4_BLOCK,
+             tool: str = "ort", method: str | None = None, block_size: int = INT4_BLOCK,
              fp8_scales: str = "amax") -> Report:
     """Quantize an ONNX model into OUT (written atomically). Everything is checked before any work."""
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if tool not in TOOLS:
         raise UserError(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
-    if tool == "ort" and method not in METHODS:
-        raise UserError(f"unknown calibration method {method!r}; choose from {', '.join(METHODS)}")
+    if tool == "ort":
+        method = method or "minmax"
+        if method not in METHODS:
+            raise UserError(f"unknown calibration method {method!r}; choose from {', '.join(METHODS)}")
+    elif method is not None:  # ModelOpt's own names: max and entropy for INT8/FP8; INT4 uses its AWQ default
+        allowed = {} if precision == "int4" else MODELOPT_METHODS
+        if method not in allowed:
+            raise UserError(f"--tool modelopt {precision}: calibration method {method!r} is not offered here"
+                            + (f"; choose from {', '.join(allowed)}" if allowed else "; leave --method out"))
     if fp8_scales not in ("amax", "std"):
         raise UserError(f"fp8_scales must be 'amax' or 'std', not {fp8_scales!r}")
     if block_size < 16 or block_size & (block_size - 1):
@@ -461,7 +469,7 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
         work = Path(tmp) / "quantized.onnx"
         try:
             if tool == "modelopt":
-                _modelopt(src, work, name, x, precision, None if method == "minmax" else method)
+                _modelopt(src, work, name, x, precision, MODELOPT_METHODS.get(method or ""))
             elif precision == "int4":
                 import onnx
 
@@ -470,7 +478,7 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
             else:
                 assert x is not None  # INT8/FP8 are calibrated
                 with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
-                    _ort_static(src, work, name, x, precision, method, fp8_scales)
+                    _ort_static(src, work, name, x, precision, method or "minmax", fp8_scales)
         except UserError:
             raise
         except Exception as exc:  # the quantizer refused this model: one line, nothing written
@@ -487,5 +495,6 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
     if precision == "fp8" and tool == "ort":
         notes.append("FP8 scales: " + ("amax/448 from the calibrated ranges (ORT's own std-based scales clip)"
                                       if fp8_scales == "amax" else "ORT's std-based scales (they clip large values)"))
-    return Report(src, dst, precision, tool, None if weight_only else method, 0 if x is None else len(x),
+    shown = method or ("ModelOpt's default" if tool == "modelopt" else None)
+    return Report(src, dst, precision, tool, None if weight_only else shown, 0 if x is None else len(x),
                   seconds, info["q"], info["dq"], info["q_weights"], info["quantized"], info["kept"], notes)
