@@ -47,6 +47,8 @@ DTYPES = {
 }
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
+# Convolutions with at most this many kernel taps per output (C/groups x window) multiply per image.
+SMALL_CONTRACTION = 64
 
 
 class UnsupportedLayer(UserError):
@@ -153,20 +155,69 @@ def convolution(layer, values):
     extent = [d * (w - 1) + 1 for w, d in zip(window, dilation)]
     pre, post, out = _spatial_padding(layer, x.shape[2:], extent, stride)
     n = x.shape[0]
-    y = np.empty((n, *out, maps), dtype=np.result_type(x, k))
-    win_axes = list(range(2 + nd, 2 + 2 * nd))
     cg, kg = c // groups, maps // groups
-    # im2col per chunk of the batch: windows (n, C, *out, *window) · kernel (K, C, *window).
+    taps = cg * math.prod(window)
     per_image = max(1, math.prod(out) * c * math.prod(window) * x.itemsize)
     step = max(1, CHUNK_BYTES // per_image)
+    dtype = np.result_type(x, k)
+    if taps <= SMALL_CONTRACTION:
+        # Few taps per output (a first layer): one (maps, taps) @ (taps, pixels) product per image,
+        # its columns laid out pixel-fastest, so the result is NCHW with no transpose at the end.
+        y = np.empty((n, maps, math.prod(out)), dtype=dtype)
+        for s in range(0, n, step):
+            w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)  # (m, C, *out, *window)
+            w = w.transpose([0, 1] + list(range(2 + nd, 2 + 2 * nd)) + list(range(2, 2 + nd)))
+            for g in range(groups):
+                cols = np.ascontiguousarray(w[:, g * cg:(g + 1) * cg]).reshape(len(w), taps, -1)
+                np.matmul(k[g * kg:(g + 1) * kg].reshape(kg, taps), cols, out=y[s:s + step, g * kg:(g + 1) * kg])
+        y = y.reshape(n, maps, *out)
+        if b is not None:
+            y += _compute(np.asarray(b)).reshape((1, -1) + (1,) * nd)
+        return y
+    # Many taps: im2col in channels-last order — copying windows whose innermost axis is the
+    # channel reads memory in order (three times faster than NCHW windows) — then one
+    # (pixels, taps) @ (taps, maps) product per chunk; the output is NHWC, returned as an NCHW view.
+    xl = np.moveaxis(x, 1, -1)
+    xl = xl if xl.flags.c_contiguous else np.ascontiguousarray(xl)
+    kl = np.moveaxis(k, 1, -1)  # (maps, *window, C/groups)
+    y = np.empty((n, *out, maps), dtype=dtype)
     for s in range(0, n, step):
-        w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)
+        w = _windows_last(xl[s:s + step], window, stride, dilation, pre, post, out)  # (m, *out, *window, C)
         for g in range(groups):
-            y[s:s + step, ..., g * kg:(g + 1) * kg] = np.tensordot(
-                w[:, g * cg:(g + 1) * cg], k[g * kg:(g + 1) * kg], axes=([1] + win_axes, [1] + list(range(2, 2 + nd))))
+            cols = np.ascontiguousarray(w[..., g * cg:(g + 1) * cg]).reshape(-1, taps)
+            kmat = np.ascontiguousarray(kl[g * kg:(g + 1) * kg].reshape(kg, taps).T)
+            if groups == 1:
+                np.matmul(cols, kmat, out=y[s:s + step].reshape(-1, maps))
+            else:
+                y[s:s + step, ..., g * kg:(g + 1) * kg] = (cols @ kmat).reshape(len(w), *out, kg)
     if b is not None:
         y += _compute(np.asarray(b))
     return np.moveaxis(y, -1, 1)
+
+
+def _windows_last(x, window, stride, dilation, pre, post, out):
+    """View of channels-last ``x`` (N, *spatial, C) as (N, *out, *window, C)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] + list(zip(pre, post)) + [(0, 0)])
+    extent = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    v = sliding_window_view(x, extent, axis=tuple(range(1, 1 + nd)))  # (N, *pos, C, *extent)
+    v = v[(slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(out, stride)) + (slice(None),)
+          + tuple(slice(None, None, d) for d in dilation)]
+    return np.moveaxis(v, 1 + nd, -1)
+
+
+def _pool_taps(x, window, stride, pre, post, out, op, fill):
+    """Reduce every window with ``op``, one strided slice per window tap (a few passes over the
+    output, where a reduction over a 2*nd-dimensional window view is slow)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] * (x.ndim - nd) + list(zip(pre, post)), constant_values=fill)
+    y = None
+    for tap in np.ndindex(*window):
+        part = x[(Ellipsis,) + tuple(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, out, stride))]
+        y = part.copy() if y is None else op(y, part, out=y)
+    return y
 
 
 def pooling(layer, values):
@@ -180,9 +231,9 @@ def pooling(layer, values):
     axes = tuple(range(-nd, 0))
     y_max = y_avg = None
     if kind in ("MAX", "MAX_AVERAGE_BLEND"):
-        y_max = _windows(x, window, stride, ones, pre, post, out, fill=-np.inf).max(axis=axes)
+        y_max = _pool_taps(x, window, stride, pre, post, out, np.maximum, -np.inf)
     if kind in ("AVERAGE", "MAX_AVERAGE_BLEND"):
-        total = _windows(x, window, stride, ones, pre, post, out).sum(axis=axes)
+        total = _pool_taps(x, window, stride, pre, post, out, np.add, 0.0)
         if layer.average_count_excludes_padding:
             valid = np.ones((1, 1) + x.shape[2:], dtype=x.dtype)
             count = _windows(valid, window, stride, ones, pre, post, out).sum(axis=axes)
