@@ -699,6 +699,22 @@ def dequantize(layer, values):
         raise _Invalid(str(exc)) from None
 
 
+def dynamic_quantize(layer, values):
+    """IDynamicQuantizeLayer (NVFP4: FP4 data + FP8 scales; MXFP8: FP8 data + E8M0 scales), see
+    trtlab.lowp.dynamic_block_quantize for the formulas."""
+    x = _input(layer, values, 0)
+    double = _input(layer, values, 1)
+    double = 1.0 if double is None else float(np.asarray(double, dtype=np.float32).reshape(()))
+    block = _block_shape(layer)
+    if block is None:
+        block = [1] * x.ndim
+        block[layer.axis % x.ndim] = layer.block_size
+    try:
+        return lowp.dynamic_block_quantize(x, block, numpy_dtype(layer.to_type), numpy_dtype(layer.scale_type), double)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
 def resize(layer, values):
     """Nearest, linear or cubic resize, one axis after the other (as ONNX Resize defines them)."""
     x = _compute(_input(layer, values, 0))
@@ -769,6 +785,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "CUMULATIVE": ("ICumulativeLayer", cumulative),
     "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
     "DEQUANTIZE": ("IDequantizeLayer", dequantize),
+    "DYNAMIC_QUANTIZE": ("IDynamicQuantizeLayer", dynamic_quantize),
     "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
     "FILL": ("IFillLayer", fill),
