@@ -885,37 +885,43 @@ def _grid_coords(g, size, align, mode):
 
 
 def grid_sample(layer, values):
-    """IGridSampleLayer on (N, C, H, W) with a grid (N, H_out, W_out, 2) of (x, y) in [-1, 1].
+    """IGridSampleLayer on (N, C, *spatial) with a grid (N, *out, nd) of (x, y[, z]) in [-1, 1].
 
-    Modes as ONNX GridSample defines them: nearest (round half to even), linear (bilinear),
-    cubic (bicubic, a = -0.75); outside the input: zeros (FILL), the border (CLAMP) or a
-    reflection (REFLECT)."""
+    Modes as ONNX GridSample defines them: nearest (round half to even), linear (bilinear or
+    trilinear), cubic (bicubic, a = -0.75, 2-D only); outside the input: zeros (FILL), the
+    border (CLAMP) or a reflection (REFLECT)."""
     x = _compute(_input(layer, values, 0)).astype(np.float32)
     grid = _compute(_input(layer, values, 1)).astype(np.float64)
-    if x.ndim != 4:
-        raise _Unsupported(f"grid sample of a rank-{x.ndim} input (rank 4 only)")
-    n, c, h, w = x.shape
+    nd = x.ndim - 2
+    n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
     align, mode = bool(layer.align_corners), layer.sample_mode.name
     interp = layer.interpolation_mode.name
-    px = _grid_coords(grid[..., 0], w, align, mode)
-    py = _grid_coords(grid[..., 1], h, align, mode)
-    batch = np.arange(n).reshape(n, 1, 1)
+    pos = [_grid_coords(grid[..., nd - 1 - j], sizes[j], align, mode) for j in range(nd)]  # grid is (x, y, z)
+    batch = np.arange(n).reshape((n,) + (1,) * nd)
 
-    def tap(iy, ix):  # (N, Ho, Wo) integer positions -> (N, C, Ho, Wo) values, 0 outside
-        inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-        if mode != "FILL":
-            iy, ix, inside = np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1), np.ones_like(inside)
-        vals = x[batch, :, np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)]  # (N, Ho, Wo, C)
-        return np.moveaxis(np.where(inside[..., None], vals, 0), -1, 1)
+    def tap(index):  # per spatial axis (N, *out) integer positions -> (N, C, *out), 0 outside
+        inside = np.ones(index[0].shape, dtype=bool)
+        for i, size in zip(index, sizes):
+            inside &= (i >= 0) & (i < size)
+        clipped = tuple(np.clip(i, 0, size - 1) for i, size in zip(index, sizes))
+        vals = np.moveaxis(x, 1, -1)[(batch,) + clipped]  # (N, *out, C)
+        if mode == "FILL":
+            vals = np.where(inside[..., None], vals, 0)
+        return np.moveaxis(vals, -1, 1)
 
     if interp == "NEAREST":
-        return tap(np.rint(py).astype(np.int64), np.rint(px).astype(np.int64))
+        return tap([np.rint(p).astype(np.int64) for p in pos])
     if interp == "LINEAR":
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        fx, fy = (px - x0)[:, None], (py - y0)[:, None]
-        return ((1 - fy) * ((1 - fx) * tap(y0, x0) + fx * tap(y0, x0 + 1))
-                + fy * ((1 - fx) * tap(y0 + 1, x0) + fx * tap(y0 + 1, x0 + 1))).astype(np.float32)
-    if interp == "CUBIC":
+        low = [np.floor(p).astype(np.int64) for p in pos]
+        frac = [(p - lo)[:, None] for p, lo in zip(pos, low)]
+        out = 0
+        for corner in np.ndindex(*([2] * nd)):
+            weight = 1
+            for f, bit in zip(frac, corner):
+                weight = weight * (f if bit else 1 - f)
+            out = out + weight * tap([lo + bit for lo, bit in zip(low, corner)])
+        return np.asarray(out, dtype=np.float32)
+    if interp == "CUBIC" and nd == 2:
         a = -0.75
 
         def weights(t):
@@ -923,14 +929,15 @@ def grid_sample(layer, values):
             near = ((a + 2) * d - (a + 3)) * d * d + 1
             far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
             return np.where(d <= 1, near, far)
+        py, px = pos
         x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
         wx, wy = weights(px - x0), weights(py - y0)
         out = 0
         for i in range(4):
-            row = sum(wx[j][:, None] * tap(y0 - 1 + i, x0 - 1 + j) for j in range(4))
+            row = sum(wx[j][:, None] * tap([y0 - 1 + i, x0 - 1 + j]) for j in range(4))
             out = out + wy[i][:, None] * row
         return np.asarray(out, dtype=np.float32)
-    raise _Unsupported(f"grid sample interpolation {interp}")
+    raise _Unsupported(f"grid sample interpolation {interp} on {nd} spatial axes")
 
 
 def reverse_sequence(layer, values):
