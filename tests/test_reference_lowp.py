@@ -236,3 +236,13 @@ def test_mxfp8_scale_rounds_up_to_a_power_of_two():
     data, scales = lowp.dynamic_block_quantize(x, (1, 32), lowp.FP8_E4M3, lowp.E8M0)
     assert scales.astype(np.float32).tolist() == [[2.0], [2.0]]
     assert (data.astype(np.float32) == 256).all()  # 500 / 2 = 250 -> 256 in E4M3 (step 16 at 128..256)
+
+
+def test_float_feeds_for_narrow_inputs_round_and_saturate():
+    builder = trt.Builder(backend.logger(trt))
+    net = builder.create_network(0)
+    inp = net.add_input("x", trt.DataType.FP8, (4,))
+    up = net.add_cast(inp, trt.float32)
+    net.mark_output(up.get_output(0))
+    got = reference.evaluate(net, {"x": f32(17, 1000, -1e9, 0.5)})[up.get_output(0).name]
+    assert got.tolist() == [16, 448, -448, 0.5]  # (astype would give NaN for 1000)

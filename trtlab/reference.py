@@ -849,6 +849,8 @@ def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
             raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
         if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
             raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
+        if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS and x.dtype != dtype:  # round and saturate, as a Q layer
+            x = lowp.cast(x, dtype)
         values[t.name] = np.asarray(x, dtype=dtype, order="C")  # (ascontiguousarray makes rank 0 rank 1)
     return values
 
