@@ -229,6 +229,10 @@ def _pool_taps(x, window, stride, pre, post, out, op, fill):
 
 
 def pooling(layer, values):
+    """Max, average or blended pooling with TensorRT's padding modes. EXPLICIT_ROUND_UP keeps a
+    last window that starts on the padding (ONNX's ceil_mode drops it; TensorRT declares the
+    larger output): such a window gives -inf (max) or NaN (average without padding), values not
+    checked against an engine."""
     x = _compute(_input(layer, values, 0))
     window = list(layer.window_size_nd)
     nd = len(window)
@@ -247,7 +251,8 @@ def pooling(layer, values):
             count = _windows(valid, window, stride, ones, pre, post, out).sum(axis=axes)
         else:
             count = math.prod(window)
-        y_avg = total / count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y_avg = total / count  # (a round-up window wholly on padding: 0 / 0, NaN)
     if kind == "MAX":
         return y_max
     if kind == "AVERAGE":
