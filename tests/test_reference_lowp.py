@@ -205,3 +205,44 @@ def test_float16_qdq_computes_in_float32_then_rounds():
     got = reference.evaluate(network, {"x": x})["y"]
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------- dynamic block quantization
+
+
+def test_nvfp4_dynamic_quantization_by_hand():
+    x = np.zeros((1, 32), np.float32)
+    x[0, :16] = np.linspace(-3, 3, 16)  # amax 3: scale 3 / 6 = 0.5 (exact in FP8)
+    x[0, 16:] = 0.0  # an all-zero block: scale 0, data 0
+    builder = trt.Builder(backend.logger(trt))
+    net = builder.create_network(0)
+    inp = net.add_input("x", trt.float32, (1, 32))
+    dq = net.add_dynamic_quantize(inp, 1, 16, trt.DataType.FP4, trt.DataType.FP8)
+    one = net.add_constant((), np.array(1.0, np.float32))
+    dq.set_input(1, one.get_output(0))
+    for j in range(2):
+        net.mark_output(dq.get_output(j))
+    out = reference.evaluate(net, {"x": x})
+    data, scales = out[dq.get_output(0).name], out[dq.get_output(1).name]
+    assert data.dtype == lowp.FP4_E2M1 and scales.dtype == lowp.FP8_E4M3 and scales.shape == (1, 2)
+    assert scales.astype(np.float32).tolist() == [[0.5, 0.0]]
+    want = lowp.cast(x[0, :16] / 0.5, lowp.FP4_E2M1).astype(np.float32)  # x / 0.5 in [-6, 6], rounded
+    np.testing.assert_array_equal(data.astype(np.float32)[0, :16], want)
+    assert not data.astype(np.float32)[0, 16:].any()
+
+
+def test_mxfp8_scale_rounds_up_to_a_power_of_two():
+    x = np.full((2, 32), 500.0, np.float32)  # 500 / 448 = 1.116 -> 2**1
+    data, scales = lowp.dynamic_block_quantize(x, (1, 32), lowp.FP8_E4M3, lowp.E8M0)
+    assert scales.astype(np.float32).tolist() == [[2.0], [2.0]]
+    assert (data.astype(np.float32) == 256).all()  # 500 / 2 = 250 -> 256 in E4M3 (step 16 at 128..256)
+
+
+def test_float_feeds_for_narrow_inputs_round_and_saturate():
+    builder = trt.Builder(backend.logger(trt))
+    net = builder.create_network(0)
+    inp = net.add_input("x", trt.DataType.FP8, (4,))
+    up = net.add_cast(inp, trt.float32)
+    net.mark_output(up.get_output(0))
+    got = reference.evaluate(net, {"x": f32(17, 1000, -1e9, 0.5)})[up.get_output(0).name]
+    assert got.tolist() == [16, 448, -448, 0.5]  # (astype would give NaN for 1000)

@@ -152,3 +152,38 @@ def dequantize(q, scale, dtype=np.float32, zero_point=None, axis: int | None = N
         x = x - expand_scale(to_float32(zero_point).astype(np.float32), x.shape, axis, block)
     y = x * expand_scale(to_float32(scale).astype(np.float32), x.shape, axis, block)
     return cast(y, dtype)
+
+
+def dynamic_block_quantize(x, block, dtype, scale_dtype, double_scale=1.0) -> tuple[np.ndarray, np.ndarray]:
+    """TensorRT's ``IDynamicQuantizeLayer``: per block, a scale from the block's largest magnitude.
+
+    ``block``: the block shape (1 on every axis but the blocked ones; -1: the whole axis).
+    NVFP4 (FP4 data, FP8 scales): scale = amax / 6 / double_scale rounded to FP8 (nearest even,
+    as NVIDIA ModelOpt's NVFP4 reference does); data = x / (scale * double_scale) rounded to FP4.
+    MXFP8 (FP8 data, E8M0 scales): scale = amax / 448 rounded *up* to a power of two (cuDNN's
+    block-scaling recipe, so no value saturates); data = x / scale rounded to FP8.
+    Returns (data, scales); scales have the input's shape divided by the block shape. These
+    formulas come from NVIDIA's documentation of the recipes, not from an engine's output.
+    """
+    x = to_float32(x).astype(np.float32)
+    block = [x.shape[j] if b == -1 else b for j, b in enumerate(block)]
+    if any(n % b for n, b in zip(x.shape, block)):
+        raise ValueError(f"the block shape {tuple(block)} does not divide the input shape {x.shape}")
+    grouped = x.reshape([v for n, b in zip(x.shape, block) for v in (n // b, b)])
+    amax = np.abs(grouped).max(axis=tuple(range(1, grouped.ndim, 2)))
+    dtype, scale_dtype = np.dtype(dtype), np.dtype(scale_dtype)
+    top = float_max(dtype)
+    if scale_dtype == E8M0:
+        with np.errstate(divide="ignore"):
+            exponent = np.ceil(np.log2(np.where(amax > 0, amax / top, 1.0)))
+        scales = cast(np.exp2(exponent).astype(np.float32), E8M0)
+        applied = scales.astype(np.float32)
+    else:
+        scales = cast(amax / top / np.float32(double_scale), scale_dtype)
+        applied = scales.astype(np.float32) * np.float32(double_scale)
+    full = applied
+    for j, b in enumerate(block):
+        full = np.repeat(full, b, axis=j)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = np.where(full > 0, x / np.where(full > 0, full, 1), 0)
+    return cast(data, dtype), scales

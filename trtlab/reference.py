@@ -12,8 +12,16 @@ its subclass attributes appear after the cast ``layer.__class__ = trt.IConvoluti
 (``LAYERS`` below pairs each ``trt.LayerType`` with that class and a NumPy function). It works
 for networks of the ``tensorrt`` and of the ``tensorrt_rtx`` module alike.
 
-Arithmetic runs in float32 for float16 tensors (then rounds to float16), and in the tensor's
-own dtype otherwise. A layer this module does not know raises ``UnsupportedLayer``.
+Every layer type TensorRT(-RTX)'s ONNX parser emits is here, loops (trip limits, iterators,
+recurrences, loop outputs) and if-conditionals included; where TensorRT's semantics differ from
+ONNX's, TensorRT's win (the network is what runs). Low-precision types (BF16, FP8, INT4, FP4,
+E8M0) are ``ml_dtypes`` arrays and Q/DQ rounds and saturates bit for bit (``trtlab.lowp``).
+Random FILL layers draw NumPy's numbers under ``RANDOM_SEED`` and warn (``RandomFill``).
+Attention, sampling and sequence layers live in ``trtlab.reference_ops``.
+
+Arithmetic runs in float32 for reduced-precision float tensors (then rounds to their type), and
+in the tensor's own dtype otherwise. A layer this module does not know, or a setting it cannot
+evaluate, raises ``UnsupportedLayer``: one line naming the layer, its type and why.
 """
 from __future__ import annotations
 
@@ -47,6 +55,8 @@ DTYPES = {
 }
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
+# Convolutions with at most this many kernel taps per output (C/groups x window) multiply per image.
+SMALL_CONTRACTION = 64
 
 
 class UnsupportedLayer(UserError):
@@ -153,23 +163,76 @@ def convolution(layer, values):
     extent = [d * (w - 1) + 1 for w, d in zip(window, dilation)]
     pre, post, out = _spatial_padding(layer, x.shape[2:], extent, stride)
     n = x.shape[0]
-    y = np.empty((n, *out, maps), dtype=np.result_type(x, k))
-    win_axes = list(range(2 + nd, 2 + 2 * nd))
     cg, kg = c // groups, maps // groups
-    # im2col per chunk of the batch: windows (n, C, *out, *window) · kernel (K, C, *window).
+    taps = cg * math.prod(window)
     per_image = max(1, math.prod(out) * c * math.prod(window) * x.itemsize)
     step = max(1, CHUNK_BYTES // per_image)
+    dtype = np.result_type(x, k)
+    if taps <= SMALL_CONTRACTION:
+        # Few taps per output (a first layer): one (maps, taps) @ (taps, pixels) product per image,
+        # its columns laid out pixel-fastest, so the result is NCHW with no transpose at the end.
+        y = np.empty((n, maps, math.prod(out)), dtype=dtype)
+        for s in range(0, n, step):
+            w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)  # (m, C, *out, *window)
+            w = w.transpose([0, 1] + list(range(2 + nd, 2 + 2 * nd)) + list(range(2, 2 + nd)))
+            for g in range(groups):
+                cols = np.ascontiguousarray(w[:, g * cg:(g + 1) * cg]).reshape(len(w), taps, -1)
+                np.matmul(k[g * kg:(g + 1) * kg].reshape(kg, taps), cols, out=y[s:s + step, g * kg:(g + 1) * kg])
+        y = y.reshape(n, maps, *out)
+        if b is not None:
+            y += _compute(np.asarray(b)).reshape((1, -1) + (1,) * nd)
+        return y
+    # Many taps: im2col in channels-last order — copying windows whose innermost axis is the
+    # channel reads memory in order (three times faster than NCHW windows) — then one
+    # (pixels, taps) @ (taps, maps) product per chunk; the output is NHWC, returned as an NCHW view.
+    xl = np.moveaxis(x, 1, -1)
+    xl = xl if xl.flags.c_contiguous else np.ascontiguousarray(xl)
+    kl = np.moveaxis(k, 1, -1)  # (maps, *window, C/groups)
+    y = np.empty((n, *out, maps), dtype=dtype)
     for s in range(0, n, step):
-        w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)
+        w = _windows_last(xl[s:s + step], window, stride, dilation, pre, post, out)  # (m, *out, *window, C)
         for g in range(groups):
-            y[s:s + step, ..., g * kg:(g + 1) * kg] = np.tensordot(
-                w[:, g * cg:(g + 1) * cg], k[g * kg:(g + 1) * kg], axes=([1] + win_axes, [1] + list(range(2, 2 + nd))))
+            cols = np.ascontiguousarray(w[..., g * cg:(g + 1) * cg]).reshape(-1, taps)
+            kmat = np.ascontiguousarray(kl[g * kg:(g + 1) * kg].reshape(kg, taps).T)
+            if groups == 1:
+                np.matmul(cols, kmat, out=y[s:s + step].reshape(-1, maps))
+            else:
+                y[s:s + step, ..., g * kg:(g + 1) * kg] = (cols @ kmat).reshape(len(w), *out, kg)
     if b is not None:
         y += _compute(np.asarray(b))
     return np.moveaxis(y, -1, 1)
 
 
+def _windows_last(x, window, stride, dilation, pre, post, out):
+    """View of channels-last ``x`` (N, *spatial, C) as (N, *out, *window, C)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] + list(zip(pre, post)) + [(0, 0)])
+    extent = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    v = sliding_window_view(x, extent, axis=tuple(range(1, 1 + nd)))  # (N, *pos, C, *extent)
+    v = v[(slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(out, stride)) + (slice(None),)
+          + tuple(slice(None, None, d) for d in dilation)]
+    return np.moveaxis(v, 1 + nd, -1)
+
+
+def _pool_taps(x, window, stride, pre, post, out, op, fill):
+    """Reduce every window with ``op``, one strided slice per window tap (a few passes over the
+    output, where a reduction over a 2*nd-dimensional window view is slow)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] * (x.ndim - nd) + list(zip(pre, post)), constant_values=fill)
+    y = None
+    for tap in np.ndindex(*window):
+        part = x[(Ellipsis,) + tuple(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, out, stride))]
+        y = part.copy() if y is None else op(y, part, out=y)
+    return y
+
+
 def pooling(layer, values):
+    """Max, average or blended pooling with TensorRT's padding modes. EXPLICIT_ROUND_UP keeps a
+    last window that starts on the padding (ONNX's ceil_mode drops it; TensorRT declares the
+    larger output): such a window gives -inf (max) or NaN (average without padding), values not
+    checked against an engine."""
     x = _compute(_input(layer, values, 0))
     window = list(layer.window_size_nd)
     nd = len(window)
@@ -180,15 +243,16 @@ def pooling(layer, values):
     axes = tuple(range(-nd, 0))
     y_max = y_avg = None
     if kind in ("MAX", "MAX_AVERAGE_BLEND"):
-        y_max = _windows(x, window, stride, ones, pre, post, out, fill=-np.inf).max(axis=axes)
+        y_max = _pool_taps(x, window, stride, pre, post, out, np.maximum, -np.inf)
     if kind in ("AVERAGE", "MAX_AVERAGE_BLEND"):
-        total = _windows(x, window, stride, ones, pre, post, out).sum(axis=axes)
+        total = _pool_taps(x, window, stride, pre, post, out, np.add, 0.0)
         if layer.average_count_excludes_padding:
             valid = np.ones((1, 1) + x.shape[2:], dtype=x.dtype)
             count = _windows(valid, window, stride, ones, pre, post, out).sum(axis=axes)
         else:
             count = math.prod(window)
-        y_avg = total / count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y_avg = total / count  # (a round-up window wholly on padding: 0 / 0, NaN)
     if kind == "MAX":
         return y_max
     if kind == "AVERAGE":
@@ -648,6 +712,22 @@ def dequantize(layer, values):
         raise _Invalid(str(exc)) from None
 
 
+def dynamic_quantize(layer, values):
+    """IDynamicQuantizeLayer (NVFP4: FP4 data + FP8 scales; MXFP8: FP8 data + E8M0 scales), see
+    trtlab.lowp.dynamic_block_quantize for the formulas."""
+    x = _input(layer, values, 0)
+    double = _input(layer, values, 1)
+    double = 1.0 if double is None else float(np.asarray(double, dtype=np.float32).reshape(()))
+    block = _block_shape(layer)
+    if block is None:
+        block = [1] * x.ndim
+        block[layer.axis % x.ndim] = layer.block_size
+    try:
+        return lowp.dynamic_block_quantize(x, block, numpy_dtype(layer.to_type), numpy_dtype(layer.scale_type), double)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
 def resize(layer, values):
     """Nearest, linear or cubic resize, one axis after the other (as ONNX Resize defines them)."""
     x = _compute(_input(layer, values, 0))
@@ -718,6 +798,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "CUMULATIVE": ("ICumulativeLayer", cumulative),
     "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
     "DEQUANTIZE": ("IDequantizeLayer", dequantize),
+    "DYNAMIC_QUANTIZE": ("IDynamicQuantizeLayer", dynamic_quantize),
     "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
     "FILL": ("IFillLayer", fill),
@@ -748,262 +829,6 @@ LAYERS: dict[str, tuple[str, Callable]] = {
 }
 
 
-# ---------------------------------------------------------------- attention, sampling, sequences
-
-
-def attention_input(layer, values):
-    """IAttention (its input layer computes it; the output layer passes it on).
-
-    softmax(Q Kᵀ + mask) V per batch and head, with no scale of its own (the ONNX parser scales
-    Q and K before); grouped-query attention repeats each K/V head over its group of Q heads;
-    causal masks: UPPER_LEFT lets query i see keys j <= i, LOWER_RIGHT keys j <= i + (S_kv - S_q);
-    a boolean mask keeps True, a float mask is added. A row with every key masked gives 0.
-    """
-    a = layer.attention
-    if a.norm_op.name != "SOFTMAX":
-        raise _Unsupported(f"attention normalization {a.norm_op.name}")
-    for form in ("query_form", "key_value_form"):
-        if getattr(a, form).name != "PADDED_BHND":
-            raise _Unsupported(f"attention {form} {getattr(a, form).name}")
-    for lengths in ("query_lengths", "key_value_lengths"):
-        if getattr(a, lengths, None) is not None:
-            raise _Unsupported(f"attention with {lengths}")
-    if getattr(a, "normalization_quantize_scale", None) is not None:
-        raise _Unsupported("attention with a quantized normalization")
-    q, k, v = (_compute(_input(layer, values, i)).astype(np.float32) for i in range(3))
-    out_dtype = _input(layer, values, 0).dtype
-    if q.shape[1] != k.shape[1]:
-        k, v = (np.repeat(t, q.shape[1] // t.shape[1], axis=1) for t in (k, v))
-    s = q @ np.swapaxes(k, -1, -2)
-    sq, skv = s.shape[-2:]
-    keep = np.ones((sq, skv), dtype=bool)
-    if a.causal:
-        offset = 0 if a.causal_kind.name == "UPPER_LEFT" else skv - sq
-        keep = np.arange(skv)[None, :] <= np.arange(sq)[:, None] + offset
-    mask = _input(layer, values, 3)
-    if mask is not None and mask.dtype == np.bool_:
-        keep = keep & mask
-    elif mask is not None:
-        s = s + _compute(mask).astype(np.float32)
-    s = np.where(keep, s, -np.inf)
-    top = s.max(axis=-1, keepdims=True)
-    e = np.exp(s - np.where(np.isfinite(top), top, 0))
-    total = e.sum(axis=-1, keepdims=True)
-    p = e / np.where(total > 0, total, 1)
-    return (p @ v).astype(out_dtype)
-
-
-def attention_output(layer, values):
-    return _input(layer, values, 0)
-
-
-def _grid_coords(g, size, align, mode):
-    """Normalized grid coordinates [-1, 1] to pixel positions, with border/reflection handling."""
-    pos = (g + 1) / 2 * (size - 1) if align else ((g + 1) * size - 1) / 2
-    if mode == "CLAMP":
-        pos = np.clip(pos, 0, size - 1)
-    elif mode == "REFLECT":
-        lo, hi = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
-        span = hi - lo
-        if span <= 0:
-            pos = np.zeros_like(pos)
-        else:
-            d = np.abs(pos - lo) % (2 * span)
-            flips = np.floor(np.abs(pos - lo) / span)
-            pos = lo + np.where(flips % 2 == 0, d % span if span else 0, span - d % span)
-            pos = np.where(np.abs(pos - lo) / span == 1, hi, pos)
-            pos = np.clip(pos, 0, size - 1) if not align else pos
-    return pos
-
-
-def grid_sample(layer, values):
-    """IGridSampleLayer on (N, C, H, W) with a grid (N, H_out, W_out, 2) of (x, y) in [-1, 1].
-
-    Modes as ONNX GridSample defines them: nearest (round half to even), linear (bilinear),
-    cubic (bicubic, a = -0.75); outside the input: zeros (FILL), the border (CLAMP) or a
-    reflection (REFLECT)."""
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    grid = _compute(_input(layer, values, 1)).astype(np.float64)
-    if x.ndim != 4:
-        raise _Unsupported(f"grid sample of a rank-{x.ndim} input (rank 4 only)")
-    n, c, h, w = x.shape
-    align, mode = bool(layer.align_corners), layer.sample_mode.name
-    interp = layer.interpolation_mode.name
-    px = _grid_coords(grid[..., 0], w, align, mode)
-    py = _grid_coords(grid[..., 1], h, align, mode)
-    batch = np.arange(n).reshape(n, 1, 1)
-
-    def tap(iy, ix):  # (N, Ho, Wo) integer positions -> (N, C, Ho, Wo) values, 0 outside
-        inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-        if mode != "FILL":
-            iy, ix, inside = np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1), np.ones_like(inside)
-        vals = x[batch, :, np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)]  # (N, Ho, Wo, C)
-        return np.moveaxis(np.where(inside[..., None], vals, 0), -1, 1)
-
-    if interp == "NEAREST":
-        return tap(np.rint(py).astype(np.int64), np.rint(px).astype(np.int64))
-    if interp == "LINEAR":
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        fx, fy = (px - x0)[:, None], (py - y0)[:, None]
-        return ((1 - fy) * ((1 - fx) * tap(y0, x0) + fx * tap(y0, x0 + 1))
-                + fy * ((1 - fx) * tap(y0 + 1, x0) + fx * tap(y0 + 1, x0 + 1))).astype(np.float32)
-    if interp == "CUBIC":
-        a = -0.75
-
-        def weights(t):
-            d = np.stack([t + 1, t, 1 - t, 2 - t])
-            near = ((a + 2) * d - (a + 3)) * d * d + 1
-            far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-            return np.where(d <= 1, near, far)
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        wx, wy = weights(px - x0), weights(py - y0)
-        out = 0
-        for i in range(4):
-            row = sum(wx[j][:, None] * tap(y0 - 1 + i, x0 - 1 + j) for j in range(4))
-            out = out + wy[i][:, None] * row
-        return np.asarray(out, dtype=np.float32)
-    raise _Unsupported(f"grid sample interpolation {interp}")
-
-
-def reverse_sequence(layer, values):
-    """IReverseSequenceLayer: for each batch item b, reverse its first lengths[b] steps."""
-    x, lengths = _input(layer, values, 0), _input(layer, values, 1)
-    batch, seq = layer.batch_axis % x.ndim, layer.sequence_axis % x.ndim
-    y = x.copy()
-    for b, n in enumerate(np.asarray(lengths).reshape(-1)):
-        n = int(n)
-        index = [slice(None)] * x.ndim
-        index[batch], index[seq] = b, slice(0, n)
-        src = [slice(None)] * x.ndim
-        src[batch], src[seq] = b, slice(n - 1, None, -1) if n else slice(0, 0)
-        y[tuple(index)] = x[tuple(src)]
-    return y
-
-
-def rotary_embedding(layer, values):
-    """IRotaryEmbeddingLayer on x (B, H, S, D) with cos/sin caches, as ONNX RotaryEmbedding:
-    the first ``rotary_embedding_dim`` features (all when 0) rotate in pairs — halves, or
-    neighbours when ``interleaved`` — by the angles of their position; the rest pass through.
-    With a position-ids input the caches are (max positions, rd/2) and rows are gathered,
-    otherwise they are (B, S, rd/2)."""
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    cos, sin = (_compute(_input(layer, values, i)).astype(np.float32) for i in (1, 2))
-    ids = _input(layer, values, 3)
-    if ids is not None:
-        cos, sin = cos[ids.astype(np.int64)], sin[ids.astype(np.int64)]
-    if x.ndim != 4:
-        raise _Unsupported(f"rotary embedding of a rank-{x.ndim} input (rank 4 only)")
-    rd = layer.rotary_embedding_dim or x.shape[-1]
-    cos, sin = cos[..., : rd // 2], sin[..., : rd // 2]
-    if cos.ndim == 3:  # (B, S, rd/2) -> (B, 1, S, rd/2)
-        cos, sin = cos[:, None], sin[:, None]
-    rot, rest = x[..., :rd], x[..., rd:]
-    if layer.interleaved:
-        x1, x2 = rot[..., 0::2], rot[..., 1::2]
-    else:
-        x1, x2 = rot[..., : rd // 2], rot[..., rd // 2:]
-    y1, y2 = x1 * cos - x2 * sin, x2 * cos + x1 * sin
-    out = np.stack([y1, y2], axis=-1).reshape(rot.shape) if layer.interleaved else np.concatenate([y1, y2], axis=-1)
-    return np.concatenate([out, rest], axis=-1)
-
-
-def nms(layer, values):
-    """INMSLayer, as ONNX NonMaxSuppression (scores are (batch, box, class) here, the ONNX parser
-    transposes ONNX's (batch, class, box)): per batch item and class, boxes by falling score,
-    each kept unless its IoU with a kept box exceeds the threshold, at most ``max_output``
-    per class, scores above the score threshold only. Outputs (batch, class, box) rows and
-    their count."""
-    boxes = _compute(_input(layer, values, 0)).astype(np.float32)
-    scores = np.swapaxes(_compute(_input(layer, values, 1)).astype(np.float32), 1, 2)  # TensorRT: (B, N, C)
-    limit = int(np.asarray(_input(layer, values, 2)).reshape(()))
-    iou_t = _input(layer, values, 3)
-    iou_t = -np.inf if iou_t is None else float(np.asarray(iou_t).reshape(()))  # (absent: nothing suppressed)
-    iou_t = 0.0 if iou_t == -np.inf else iou_t
-    score_t = _input(layer, values, 4)
-    score_t = None if score_t is None else float(np.asarray(score_t).reshape(()))
-    if layer.bounding_box_format.name == "CENTER_SIZES":
-        cx, cy, bw, bh = np.moveaxis(boxes, -1, 0)
-        y1, x1, y2, x2 = cy - bh / 2, cx - bw / 2, cy + bh / 2, cx + bw / 2
-    else:  # CORNER_PAIRS: (y1, x1, y2, x2), either corner first
-        a, b, c, d = np.moveaxis(boxes, -1, 0)
-        y1, x1, y2, x2 = np.minimum(a, c), np.minimum(b, d), np.maximum(a, c), np.maximum(b, d)
-    area = (y2 - y1) * (x2 - x1)
-    rows = []
-    for bi in range(scores.shape[0]):
-        for ci in range(scores.shape[1]):
-            s = scores[bi, ci]
-            order = np.argsort(-s, kind="stable")
-            if score_t is not None:
-                order = order[s[order] > score_t]
-            kept = []
-            for j in order:
-                if len(kept) >= limit:
-                    break
-                ok = True
-                for k in kept:
-                    ih = max(0.0, min(y2[bi, j], y2[bi, k]) - max(y1[bi, j], y1[bi, k]))
-                    iw = max(0.0, min(x2[bi, j], x2[bi, k]) - max(x1[bi, j], x1[bi, k]))
-                    inter = ih * iw
-                    union = area[bi, j] + area[bi, k] - inter
-                    if union > 0 and inter / union > iou_t:
-                        ok = False
-                        break
-                if ok:
-                    kept.append(j)
-            rows += [(bi, ci, j) for j in kept]
-    index = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return index, np.array(len(rows), dtype=np.int32)
-
-
-LAYERS.update({
-    "ATTENTION_INPUT": ("IAttentionInputLayer", attention_input),
-    "ATTENTION_OUTPUT": ("IAttentionOutputLayer", attention_output),
-    "GRID_SAMPLE": ("IGridSampleLayer", grid_sample),
-    "REVERSE_SEQUENCE": ("IReverseSequenceLayer", reverse_sequence),
-    "ROTARY_EMBEDDING": ("IRotaryEmbeddingLayer", rotary_embedding),
-    "NMS": ("INMSLayer", nms),
-})
-
-
-def kv_cache_update(layer, values):
-    """IKVCacheUpdateLayer (LINEAR, PADDED_BHND): the cache (B, H, S_max, D) with each batch item's
-    update (B, H, S_new, D) written from its write index on."""
-    if layer.update_form.name != "PADDED_BHND":
-        raise _Unsupported(f"KV cache update form {layer.update_form.name}")
-    cache, update, where = (_input(layer, values, i) for i in range(3))
-    out = cache.copy()
-    n = update.shape[2]
-    for b, start in enumerate(np.asarray(where).reshape(-1)):
-        start = int(start)
-        if start < 0 or start + n > cache.shape[2]:
-            raise _Invalid(f"write index {start} + {n} new entries does not fit a cache of {cache.shape[2]}")
-        out[b, :, start:start + n] = update[b]
-    return out
-
-
-def ragged_softmax(layer, values):
-    """IRaggedSoftMaxLayer: a softmax over the first bounds[z] entries of each row z; the rest 0."""
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    bounds = np.asarray(_input(layer, values, 1)).reshape(-1, 1)
-    keep = np.arange(x.shape[-1])[None, :] < bounds
-    e = np.where(keep, np.exp(x - np.where(keep, x, -np.inf).max(axis=-1, keepdims=True)), 0)
-    return e / np.maximum(e.sum(axis=-1, keepdims=True), np.finfo(np.float32).tiny)
-
-
-def assertion(layer, values):
-    x = _input(layer, values, 0)
-    if not np.all(x):
-        raise _Invalid(f"assertion failed: {layer.message or '(no message)'}")
-    return ()
-
-
-LAYERS.update({
-    "KV_CACHE_UPDATE": ("IKVCacheUpdateLayer", kv_cache_update),
-    "RAGGED_SOFTMAX": ("IRaggedSoftMaxLayer", ragged_softmax),
-    "ASSERTION": ("IAssertionLayer", assertion),
-})
-
-
 # ---------------------------------------------------------------- the interpreter
 
 
@@ -1029,6 +854,8 @@ def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
             raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
         if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
             raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
+        if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS and x.dtype != dtype:  # round and saturate, as a Q layer
+            x = lowp.cast(x, dtype)
         values[t.name] = np.asarray(x, dtype=dtype, order="C")  # (ascontiguousarray makes rank 0 rank 1)
     return values
 
@@ -1401,3 +1228,6 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
                 "reference got this layer wrong")
         out[t.name] = r
     return out
+
+
+from . import reference_ops  # noqa: E402,F401  (registers attention, sampling and sequence layers in LAYERS)
