@@ -14,14 +14,6 @@ def test_08_custom_layers(run_notebook):
     assert rec["plugin_creators"] >= 1
 
 
-def test_09_mixed_precision(run_notebook):
-    rec = run_notebook("09_mixed_precision", N_DIGITS=500).records
-    assert rec["fp16_engine_bytes"] < 0.75 * rec["fp32_engine_bytes"]
-    assert rec["fp32_accuracy"] >= 0.97
-    assert rec["fp16_argmax_agreement"] >= 0.998
-    assert 0 < rec["fp16_max_logit_difference"] < 0.1
-
-
 def test_10_dla(run_notebook):
     rec = run_notebook("10_dla").records
     assert rec == {"dla_cores": 0, "layers_on_dla": 0}

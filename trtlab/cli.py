@@ -18,6 +18,7 @@ The workbook, in order:
   trtlab env                      what this machine has (chapter 0)
   trtlab book                     run every chapter and render the site into build/html
   trtlab convert lenet.pb -o lenet.onnx          TensorFlow -> ONNX (was: convert-to-uff)
+  trtlab quantize lenet.onnx --precision int8 -o lenet_int8.onnx   Q/DQ for INT8/FP8/INT4
   trtlab build lenet.onnx -o lenet.engine        ONNX -> engine + JSON sidecar
   trtlab inspect lenet.engine     what the engine holds and whether it runs here
   trtlab bench lenet.engine       throughput, latency, efficiency, accuracy, memory
@@ -91,6 +92,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
                           nchw=args.nchw, opset=args.opset, trust_savedmodel=args.trust_savedmodel)
     print(convert.describe(out))
     print(f"wrote {out}")
+    return 0
+
+
+# --- quantize --------------------------------------------------------------------------
+def _quantize_args(p: argparse.ArgumentParser) -> None:
+    from .quantize import DEFAULT_SAMPLES, INT4_BLOCK, METHODS, PRECISIONS, TOOLS
+
+    p.add_argument("model", type=Path, help="the FP32 ONNX model")
+    p.add_argument("--precision", required=True, choices=PRECISIONS, help="int8, fp8 (E4M3) or int4 (weight-only blocks)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the Q/DQ ONNX model to write")
+    p.add_argument("--calibration-data", type=Path, metavar="FILE.npy",
+                   help="float32 array shaped like the model's input (default: MNIST training digits)")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                   help=f"calibration samples to use (default {DEFAULT_SAMPLES})")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="calibration method (default: minmax for ort; ModelOpt's own default for modelopt)")
+    p.add_argument("--tool", choices=TOOLS, default="ort",
+                   help="ort: ONNX Runtime's quantizer (default); modelopt: NVIDIA ModelOpt (trtlab[modelopt])")
+    p.add_argument("--block-size", type=int, default=INT4_BLOCK, help=f"INT4 block size along K (default {INT4_BLOCK})")
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from . import quantize
+
+    report = quantize.quantize(args.model, args.output, args.precision, calibration=args.calibration_data,
+                               samples=args.samples, tool=args.tool, method=args.method, block_size=args.block_size)
+    print(report.text())
     return 0
 
 
@@ -352,6 +380,17 @@ Loading a SavedModel runs its own TensorFlow initializers, so it is refused with
 --trust-savedmodel; frozen .pb files are only parsed and .keras files load in safe mode.
 The guide's convert-to-uff did this for UFF; UFF is gone, ONNX is what TensorRT parses now.
 The ONNX file is written only when the conversion succeeded.""",
+    "quantize": """\
+examples:
+  trtlab quantize lenet.onnx --precision int8 -o lenet_int8.onnx       512 training digits, min-max
+  trtlab quantize lenet.onnx --precision fp8 --samples 64 -o lenet_fp8.onnx
+  trtlab quantize lenet.onnx --precision int8 --calibration-data calib.npy --method entropy -o q.onnx
+  trtlab quantize lenet.onnx --precision int4 -o lenet_int4.onnx       weight-only, no calibration
+  trtlab quantize lenet.onnx --precision fp8 --tool modelopt -o q.onnx  needs pip install 'trtlab[modelopt]'
+
+Replaces the guide's builder.int8_mode and IInt8EntropyCalibrator2: the scales go into the model as
+QuantizeLinear/DequantizeLinear pairs, and 'trtlab build OUT.onnx' builds what they say.
+Calibration never uses the test digits. OUT is written only when quantization succeeded.""",
     "build": """\
 examples:
   trtlab build lenet.onnx -o lenet.engine                   batch 1..64, tuned for 64
@@ -418,6 +457,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
     ("book", "execute every notebook in order and render the HTML site", _book_args, cmd_book),
     ("convert", "TensorFlow (frozen .pb, SavedModel, .keras) -> ONNX; the stand-in for convert-to-uff",
      _convert_args, cmd_convert),
+    ("quantize", "ONNX -> INT8/FP8/INT4 Q/DQ ONNX, calibrated on the CPU (was: builder.int8_mode + calibrator)",
+     _quantize_args, cmd_quantize),
     ("build", "ONNX -> TensorRT engine file with a JSON sidecar", _build_args, cmd_build),
     ("inspect", "what an engine file holds and whether it can run on this machine", _inspect_args, cmd_inspect),
     ("bench", "the five metrics of chapter 1 for one engine", _bench_args, cmd_bench),

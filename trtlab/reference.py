@@ -12,8 +12,16 @@ its subclass attributes appear after the cast ``layer.__class__ = trt.IConvoluti
 (``LAYERS`` below pairs each ``trt.LayerType`` with that class and a NumPy function). It works
 for networks of the ``tensorrt`` and of the ``tensorrt_rtx`` module alike.
 
-Arithmetic runs in float32 for float16 tensors (then rounds to float16), and in the tensor's
-own dtype otherwise. A layer this module does not know raises ``UnsupportedLayer``.
+Every layer type TensorRT(-RTX)'s ONNX parser emits is here, loops (trip limits, iterators,
+recurrences, loop outputs) and if-conditionals included; where TensorRT's semantics differ from
+ONNX's, TensorRT's win (the network is what runs). Low-precision types (BF16, FP8, INT4, FP4,
+E8M0) are ``ml_dtypes`` arrays and Q/DQ rounds and saturates bit for bit (``trtlab.lowp``).
+Random FILL layers draw NumPy's numbers under ``RANDOM_SEED`` and warn (``RandomFill``).
+Attention, sampling and sequence layers live in ``trtlab.reference_ops``.
+
+Arithmetic runs in float32 for reduced-precision float tensors (then rounds to their type), and
+in the tensor's own dtype otherwise. A layer this module does not know, or a setting it cannot
+evaluate, raises ``UnsupportedLayer``: one line naming the layer, its type and why.
 """
 from __future__ import annotations
 
@@ -24,11 +32,13 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import lowp
 from .common import UserError
 
 __all__ = ["evaluate", "UnsupportedLayer", "LAYERS", "numpy_dtype"]
 
-# TensorRT DataType name -> NumPy dtype (BF16, FP8, INT4, FP4 have no NumPy dtype).
+# TensorRT DataType name -> NumPy dtype. BF16, FP8 (E4M3), INT4, FP4 (E2M1) and E8M0 have no
+# NumPy dtype of their own: ml_dtypes gives them one (see trtlab.lowp), so nothing is lost.
 DTYPES = {
     "FLOAT": np.float32,
     "HALF": np.float16,
@@ -37,15 +47,16 @@ DTYPES = {
     "INT32": np.int32,
     "INT64": np.int64,
     "BOOL": np.bool_,
+    "BF16": lowp.BF16,
+    "FP8": lowp.FP8_E4M3,
+    "INT4": lowp.INT4,
+    "FP4": lowp.FP4_E2M1,
+    "E8M0": lowp.E8M0,
 }
-try:  # bfloat16 and FP8 have NumPy dtypes through ml_dtypes (a TensorFlow/JAX dependency)
-    import ml_dtypes
-
-    DTYPES.update(BF16=ml_dtypes.bfloat16, FP8=ml_dtypes.float8_e4m3fn)
-except ImportError:  # pragma: no cover
-    pass
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
+# Convolutions with at most this many kernel taps per output (C/groups x window) multiply per image.
+SMALL_CONTRACTION = 64
 
 
 class UnsupportedLayer(UserError):
@@ -69,7 +80,7 @@ class _Invalid(Exception):
 
 
 def numpy_dtype(dtype) -> np.dtype:
-    """The NumPy dtype of a ``trt.DataType`` (from either module)."""
+    """The NumPy dtype of a ``trt.DataType`` (from either module): the one place that maps them."""
     name = getattr(dtype, "name", str(dtype))
     if name not in DTYPES:
         raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported")
@@ -152,23 +163,76 @@ def convolution(layer, values):
     extent = [d * (w - 1) + 1 for w, d in zip(window, dilation)]
     pre, post, out = _spatial_padding(layer, x.shape[2:], extent, stride)
     n = x.shape[0]
-    y = np.empty((n, *out, maps), dtype=np.result_type(x, k))
-    win_axes = list(range(2 + nd, 2 + 2 * nd))
     cg, kg = c // groups, maps // groups
-    # im2col per chunk of the batch: windows (n, C, *out, *window) · kernel (K, C, *window).
+    taps = cg * math.prod(window)
     per_image = max(1, math.prod(out) * c * math.prod(window) * x.itemsize)
     step = max(1, CHUNK_BYTES // per_image)
+    dtype = np.result_type(x, k)
+    if taps <= SMALL_CONTRACTION:
+        # Few taps per output (a first layer): one (maps, taps) @ (taps, pixels) product per image,
+        # its columns laid out pixel-fastest, so the result is NCHW with no transpose at the end.
+        y = np.empty((n, maps, math.prod(out)), dtype=dtype)
+        for s in range(0, n, step):
+            w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)  # (m, C, *out, *window)
+            w = w.transpose([0, 1] + list(range(2 + nd, 2 + 2 * nd)) + list(range(2, 2 + nd)))
+            for g in range(groups):
+                cols = np.ascontiguousarray(w[:, g * cg:(g + 1) * cg]).reshape(len(w), taps, -1)
+                np.matmul(k[g * kg:(g + 1) * kg].reshape(kg, taps), cols, out=y[s:s + step, g * kg:(g + 1) * kg])
+        y = y.reshape(n, maps, *out)
+        if b is not None:
+            y += _compute(np.asarray(b)).reshape((1, -1) + (1,) * nd)
+        return y
+    # Many taps: im2col in channels-last order — copying windows whose innermost axis is the
+    # channel reads memory in order (three times faster than NCHW windows) — then one
+    # (pixels, taps) @ (taps, maps) product per chunk; the output is NHWC, returned as an NCHW view.
+    xl = np.moveaxis(x, 1, -1)
+    xl = xl if xl.flags.c_contiguous else np.ascontiguousarray(xl)
+    kl = np.moveaxis(k, 1, -1)  # (maps, *window, C/groups)
+    y = np.empty((n, *out, maps), dtype=dtype)
     for s in range(0, n, step):
-        w = _windows(x[s:s + step], window, stride, dilation, pre, post, out)
+        w = _windows_last(xl[s:s + step], window, stride, dilation, pre, post, out)  # (m, *out, *window, C)
         for g in range(groups):
-            y[s:s + step, ..., g * kg:(g + 1) * kg] = np.tensordot(
-                w[:, g * cg:(g + 1) * cg], k[g * kg:(g + 1) * kg], axes=([1] + win_axes, [1] + list(range(2, 2 + nd))))
+            cols = np.ascontiguousarray(w[..., g * cg:(g + 1) * cg]).reshape(-1, taps)
+            kmat = np.ascontiguousarray(kl[g * kg:(g + 1) * kg].reshape(kg, taps).T)
+            if groups == 1:
+                np.matmul(cols, kmat, out=y[s:s + step].reshape(-1, maps))
+            else:
+                y[s:s + step, ..., g * kg:(g + 1) * kg] = (cols @ kmat).reshape(len(w), *out, kg)
     if b is not None:
         y += _compute(np.asarray(b))
     return np.moveaxis(y, -1, 1)
 
 
+def _windows_last(x, window, stride, dilation, pre, post, out):
+    """View of channels-last ``x`` (N, *spatial, C) as (N, *out, *window, C)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] + list(zip(pre, post)) + [(0, 0)])
+    extent = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    v = sliding_window_view(x, extent, axis=tuple(range(1, 1 + nd)))  # (N, *pos, C, *extent)
+    v = v[(slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(out, stride)) + (slice(None),)
+          + tuple(slice(None, None, d) for d in dilation)]
+    return np.moveaxis(v, 1 + nd, -1)
+
+
+def _pool_taps(x, window, stride, pre, post, out, op, fill):
+    """Reduce every window with ``op``, one strided slice per window tap (a few passes over the
+    output, where a reduction over a 2*nd-dimensional window view is slow)."""
+    nd = len(window)
+    if any(pre) or any(post):
+        x = np.pad(x, [(0, 0)] * (x.ndim - nd) + list(zip(pre, post)), constant_values=fill)
+    y = None
+    for tap in np.ndindex(*window):
+        part = x[(Ellipsis,) + tuple(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, out, stride))]
+        y = part.copy() if y is None else op(y, part, out=y)
+    return y
+
+
 def pooling(layer, values):
+    """Max, average or blended pooling with TensorRT's padding modes. EXPLICIT_ROUND_UP keeps a
+    last window that starts on the padding (ONNX's ceil_mode drops it; TensorRT declares the
+    larger output): such a window gives -inf (max) or NaN (average without padding), values not
+    checked against an engine."""
     x = _compute(_input(layer, values, 0))
     window = list(layer.window_size_nd)
     nd = len(window)
@@ -179,15 +243,16 @@ def pooling(layer, values):
     axes = tuple(range(-nd, 0))
     y_max = y_avg = None
     if kind in ("MAX", "MAX_AVERAGE_BLEND"):
-        y_max = _windows(x, window, stride, ones, pre, post, out, fill=-np.inf).max(axis=axes)
+        y_max = _pool_taps(x, window, stride, pre, post, out, np.maximum, -np.inf)
     if kind in ("AVERAGE", "MAX_AVERAGE_BLEND"):
-        total = _windows(x, window, stride, ones, pre, post, out).sum(axis=axes)
+        total = _pool_taps(x, window, stride, pre, post, out, np.add, 0.0)
         if layer.average_count_excludes_padding:
             valid = np.ones((1, 1) + x.shape[2:], dtype=x.dtype)
             count = _windows(valid, window, stride, ones, pre, post, out).sum(axis=axes)
         else:
             count = math.prod(window)
-        y_avg = total / count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y_avg = total / count  # (a round-up window wholly on padding: 0 / 0, NaN)
     if kind == "MAX":
         return y_max
     if kind == "AVERAGE":
@@ -201,7 +266,7 @@ def pooling(layer, values):
 
 
 def _erf(x):
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.float64).astype(x.dtype)  # (rank 0 too)
 
 
 def _sigmoid(x):
@@ -259,9 +324,13 @@ ELEMENTWISE: dict[str, Callable] = {
 
 
 def elementwise(layer, values):
+    """Broadcasting as NumPy does: TensorRT(-RTX) networks from the ONNX parser combine a rank-0
+    or rank-1 tensor with a higher-rank one (the output's declared shape is checked after)."""
     a, b = _compute(_input(layer, values, 0)), _compute(_input(layer, values, 1))
-    if a.ndim != b.ndim:
-        raise _Unsupported(f"inputs of rank {a.ndim} and {b.ndim} (TensorRT needs equal ranks)")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise _Invalid(f"inputs of shapes {_dims(a.shape)} and {_dims(b.shape)} do not broadcast") from None
     return ELEMENTWISE[layer.op.name](a, b)
 
 
@@ -323,7 +392,12 @@ def identity(layer, values):
     return _input(layer, values, 0)
 
 
-cast = identity  # evaluate() casts every output to the dtype TensorRT declares for it
+def cast(layer, values):
+    """To the output type: narrow types round to nearest even and saturate (trtlab.lowp.cast).
+
+    TensorRT's cast layer has no ``saturate`` flag (the ONNX parser drops ONNX Cast's): a cast to
+    FP8 saturates to ±448 as TensorRT's FP8 conversions do."""
+    return lowp.cast(_input(layer, values, 0), numpy_dtype(layer.get_output(0).dtype))
 
 
 def concatenation(layer, values):
@@ -444,11 +518,14 @@ def deconvolution(layer, values):
     nd, c = len(window), x.shape[1]
     k = _compute(k if k is not None else _weights(layer.kernel).reshape(c, maps // groups, *window))
     b = b if b is not None else _weights(layer.bias)
-    if layer.padding_mode.name.startswith("SAME"):
-        raise _Unsupported(f"padding mode {layer.padding_mode.name} of a deconvolution")
     stride, dilation = list(layer.stride_nd)[:nd], list(layer.dilation_nd)[:nd]
     pre, post = list(layer.pre_padding)[:nd], list(layer.post_padding)[:nd]
     full = [(i - 1) * s + d * (w - 1) + 1 for i, s, d, w in zip(x.shape[2:], stride, dilation, window)]
+    mode = layer.padding_mode.name
+    if mode.startswith("SAME"):  # output = input * stride; the crop split as for convolutions
+        total = [f - i * s for f, i, s in zip(full, x.shape[2:], stride)]
+        pre = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+        post = [t - p for t, p in zip(total, pre)]
     y = np.zeros((x.shape[0], maps, *full), dtype=x.dtype)
     cg, kg = c // groups, maps // groups
     for g in range(groups):
@@ -471,8 +548,12 @@ def parametric_relu(layer, values):
 
 
 def squeeze(layer, values):
-    x = _input(layer, values, 0)
-    return np.squeeze(x, axis=tuple(int(a) % x.ndim for a in _input(layer, values, 1).reshape(-1)))
+    """Without an axes tensor, the axes whose size the network declares as 1 (not those that
+    happen to be 1 at run time), as the declared output shape shows."""
+    x, axes = _input(layer, values, 0), _input(layer, values, 1)
+    if axes is None:
+        return np.squeeze(x, axis=tuple(j for j, d in enumerate(layer.get_input(0).shape) if d == 1))
+    return np.squeeze(x, axis=tuple(int(a) % x.ndim for a in axes.reshape(-1)))
 
 
 def unsqueeze(layer, values):
@@ -481,7 +562,8 @@ def unsqueeze(layer, values):
 
 def einsum(layer, values):
     inputs = [_compute(_input(layer, values, i)) for i in range(layer.num_inputs)]
-    return np.einsum(layer.equation, *inputs, optimize=True)
+    equation = layer.equation.replace(" ", "")
+    return np.einsum(equation, *inputs, optimize=len(inputs) > 2)  # (optimize trips on '->' with rank 0)
 
 
 def topk(layer, values):
@@ -548,14 +630,37 @@ def scatter(layer, values):
     return out
 
 
+RANDOM_SEED = 0  # random fills draw from numpy.random.default_rng(RANDOM_SEED + layer index)
+
+
+class RandomFill(UserWarning):
+    """A FILL layer drew random numbers: NumPy's, not TensorRT's generator (only shape, dtype and
+    distribution agree)."""
+
+
 def fill(layer, values):
-    """LINSPACE fill (what ONNX Range becomes): alpha + the sum over axes of index * delta."""
-    if layer.operation.name != "LINSPACE":
-        raise _Unsupported(f"fill operation {layer.operation.name} (random numbers cannot be reproduced)")
+    """FILL: LINSPACE (what ONNX Range and the parser's iotas become) is exact:
+    alpha + the sum over axes of index * delta. RANDOM_UNIFORM (alpha..beta) and RANDOM_NORMAL
+    (mean alpha, standard deviation beta) come from NumPy's generator under ``RANDOM_SEED``:
+    exact shape and dtype, the right distribution, not TensorRT's numbers — a ``RandomFill``
+    warning says so each time."""
+    op = layer.operation.name
     size = _input(layer, values, 0)
     shape = [int(v) for v in (size if size is not None else layer.shape)]
     alpha, beta = _input(layer, values, 1), _input(layer, values, 2)
     alpha = layer.alpha if alpha is None else np.asarray(alpha).reshape(())
+    if op in ("RANDOM_UNIFORM", "RANDOM_NORMAL"):
+        beta = layer.beta if beta is None else np.asarray(beta).reshape(())
+        rng = np.random.default_rng(RANDOM_SEED + _fill_index(layer))
+        import warnings
+        warnings.warn(RandomFill(f"FILL layer {layer.name!r} ({op}): values from NumPy's generator "
+                                 f"(seed {RANDOM_SEED}), not TensorRT's: only shape, dtype and distribution agree"),
+                      stacklevel=2)
+        if op == "RANDOM_UNIFORM":
+            return rng.uniform(float(alpha), float(beta), shape)
+        return rng.normal(float(alpha), float(beta), shape)
+    if op != "LINSPACE":
+        raise _Unsupported(f"fill operation {op}")
     if beta is None:
         if len(shape) != 1:
             raise _Unsupported("a LINSPACE fill of rank > 1 without a delta tensor")
@@ -565,35 +670,62 @@ def fill(layer, values):
                 for a, n in enumerate(shape)), np.full(shape, alpha))
 
 
-def _per_axis(scale, x, axis):
-    """A quantization scale (or zero point) shaped to broadcast against ``x``."""
-    scale = _compute(np.asarray(scale))
-    if scale.ndim == x.ndim:  # block quantization: each scale covers a block
-        return np.broadcast_to(scale, x.shape) if scale.shape == x.shape else np.kron(
-            scale, np.ones([n // m for n, m in zip(x.shape, scale.shape)], scale.dtype))
-    if scale.size == 1:
-        return scale.reshape(())
-    return scale.reshape([-1 if j == axis % x.ndim else 1 for j in range(x.ndim)])
+def _fill_index(layer) -> int:
+    """A stable number per fill layer (its name's hash would change between runs)."""
+    return sum(layer.name.encode()) % 9973
+
+
+def _block_shape(layer):
+    """The block shape of a block-quantized Q/DQ layer, or None (TensorRT raises when unset)."""
+    try:
+        shape = layer.block_shape
+    except (RuntimeError, AttributeError):
+        return None
+    shape = list(shape) if shape is not None else []
+    return shape or None
+
+
+def _qdq_args(layer, values, x):
+    scale, zero = _input(layer, values, 1), _input(layer, values, 2)
+    if scale is None:
+        raise _Unsupported("a Q/DQ layer without a scale input")
+    return dict(zero_point=zero, axis=layer.axis, block=_block_shape(layer))
 
 
 def quantize(layer, values):
-    x = _compute(_input(layer, values, 0))
-    scale = _per_axis(_input(layer, values, 1), x, layer.axis)
-    zero = _input(layer, values, 2)
+    """TensorRT's IQuantizeLayer: saturate(round_half_even(x / scale) + zero_point), see trtlab.lowp."""
+    x = _input(layer, values, 0)
     dtype = numpy_dtype(layer.get_output(0).dtype)
-    q = x / scale
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        q = np.round(q) + (0 if zero is None else _per_axis(zero, x, layer.axis))
-        return np.clip(q, info.min, info.max)
-    return np.clip(q, -448, 448)  # FP8 E4M3 saturates
+    try:
+        return lowp.quantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def dequantize(layer, values):
-    x = _compute(_input(layer, values, 0)).astype(np.float32)
-    zero = _input(layer, values, 2)
-    x = x if zero is None else x - _per_axis(zero, x, layer.axis)
-    return x * _per_axis(_input(layer, values, 1), x, layer.axis)
+    """TensorRT's IDequantizeLayer: (q - zero_point) * scale in float32, rounded to the output type."""
+    x = _input(layer, values, 0)
+    dtype = numpy_dtype(layer.get_output(0).dtype)
+    try:
+        return lowp.dequantize(x, _input(layer, values, 1), dtype, **_qdq_args(layer, values, x))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def dynamic_quantize(layer, values):
+    """IDynamicQuantizeLayer (NVFP4: FP4 data + FP8 scales; MXFP8: FP8 data + E8M0 scales), see
+    trtlab.lowp.dynamic_block_quantize for the formulas."""
+    x = _input(layer, values, 0)
+    double = _input(layer, values, 1)
+    double = 1.0 if double is None else float(np.asarray(double, dtype=np.float32).reshape(()))
+    block = _block_shape(layer)
+    if block is None:
+        block = [1] * x.ndim
+        block[layer.axis % x.ndim] = layer.block_size
+    try:
+        return lowp.dynamic_block_quantize(x, block, numpy_dtype(layer.to_type), numpy_dtype(layer.scale_type), double)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def resize(layer, values):
@@ -666,6 +798,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "CUMULATIVE": ("ICumulativeLayer", cumulative),
     "DECONVOLUTION": ("IDeconvolutionLayer", deconvolution),
     "DEQUANTIZE": ("IDequantizeLayer", dequantize),
+    "DYNAMIC_QUANTIZE": ("IDynamicQuantizeLayer", dynamic_quantize),
     "EINSUM": ("IEinsumLayer", einsum),
     "ELEMENTWISE": ("IElementWiseLayer", elementwise),
     "FILL": ("IFillLayer", fill),
@@ -721,7 +854,9 @@ def _check_feeds(network, feeds) -> dict[str, np.ndarray]:
             raise UserError(f"network input {t.name!r} got shape {_dims(x.shape)}, expected {want}")
         if not np.can_cast(x.dtype, dtype, "same_kind") and not (x.dtype.kind in "iub" and dtype.kind in "iu"):
             raise UserError(f"network input {t.name!r} got dtype {x.dtype}, expected {want}")
-        values[t.name] = np.ascontiguousarray(x, dtype=dtype)
+        if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS and x.dtype != dtype:  # round and saturate, as a Q layer
+            x = lowp.cast(x, dtype)
+        values[t.name] = np.asarray(x, dtype=dtype, order="C")  # (ascontiguousarray makes rank 0 rank 1)
     return values
 
 
@@ -757,61 +892,315 @@ def evaluate(network, feeds: dict[str, np.ndarray], outputs: str | Iterable[str]
                             "or name the tensors you want with outputs=[...] (or outputs='all')")
     elif isinstance(outputs, str) and outputs == "all":
         wanted = list(values) + [layer.get_output(j).name for _, _, layer in layers for j in range(layer.num_outputs)]
+        inside = _loop_inside(layers)  # a loop body's tensors have no value of their own after the loop
+        wanted = [n for n in wanted if n not in inside]
     else:
         wanted = [outputs] if isinstance(outputs, str) else list(outputs)
         missing = [n for n in wanted if n not in produced and n not in values]
         if missing:
             raise UserError(f"no tensor named {', '.join(map(repr, missing))} in the network")
-    needed = _needed(layers, wanted)
-    for i, kind, layer in _order([entry for entry in layers if entry[0] in needed], values):
-        if kind not in LAYERS:
-            raise UnsupportedLayer(layer, kind, i)
-        try:
-            with np.errstate(over="ignore", under="ignore"):
-                result = LAYERS[kind][1](layer, values)
-        except _Unsupported as exc:
-            raise UnsupportedLayer(layer, kind, i, str(exc)) from None
-        except _Invalid as exc:
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
-        values.update(_outputs(layer, kind, i, result))
+    ctx = _Context(layers)
+    needed = _needed(layers, wanted, ctx)
+    _execute(_plan([entry for entry in layers if entry[0] in needed], values, ctx), values, ctx)
+    lost = [n for n in wanted if n not in values]
+    if lost:
+        raise UserError(f"{lost[0]!r} is computed inside a loop: mark a loop output instead")
     return {name: values[name] for name in wanted}
+
+
+class _Context:
+    """What the interpreter needs to know across layers: conditions of if-conditionals, loops."""
+
+    def __init__(self, layers) -> None:
+        self.conditions: dict[str, str] = {}  # IIfConditional name -> its condition tensor
+        self.loops: dict[str, list] = {}  # ILoop name -> its boundary layers (entries)
+        for entry in layers:
+            i, kind, layer = entry
+            if kind == "CONDITION":
+                self.conditions[layer.conditional.name] = layer.get_input(0).name
+            elif kind in LOOP_KINDS:
+                self.loops.setdefault(layer.loop.name, []).append(entry)
+
+    def inputs(self, entry) -> list[str]:
+        i, kind, obj = entry
+        if kind == "LOOP":
+            return obj.inputs
+        names = _inputs(obj)
+        if kind == "CONDITIONAL_OUTPUT":
+            names.append(self.conditions[obj.conditional.name])
+        return names
+
+
+def _outputs_of(entry) -> list[str]:
+    i, kind, obj = entry
+    if kind == "LOOP":
+        return obj.outputs
+    return [obj.get_output(j).name for j in range(obj.num_outputs)]
+
+
+def _run_layer(entry, values, ctx) -> None:
+    i, kind, layer = entry
+    if kind not in LAYERS:
+        raise UnsupportedLayer(layer, kind, i)
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            fn = LAYERS[kind][1]
+            result = fn(layer, values, ctx) if kind in CONTEXT_LAYERS else fn(layer, values)
+    except _Unsupported as exc:
+        raise UnsupportedLayer(layer, kind, i, str(exc)) from None
+    except _Invalid as exc:
+        raise UserError(f"layer {i} {layer.name!r} ({kind}): {exc}") from None
+    values.update(_outputs(layer, kind, i, result))
+
+
+def _execute(plan, values, ctx) -> None:
+    for entry in plan:
+        if entry[1] == "LOOP":
+            entry[2].run(values, ctx)
+        else:
+            _run_layer(entry, values, ctx)
+
+
+def _plan(entries, available, ctx) -> list:
+    """The entries in the order to run them, each loop folded into one step."""
+    return _order(_fold_loops(entries, ctx), available, ctx)
 
 
 def _inputs(layer) -> list[str]:
     return [t.name for t in (layer.get_input(k) for k in range(layer.num_inputs)) if t is not None]
 
 
-def _order(layers, available) -> list:
-    """The layers in an order where each one's inputs come first (``set_input`` can reorder them)."""
-    done, order, pending = set(available), [], list(layers)
+def _order(entries, available, ctx) -> list:
+    """The entries in an order where each one's inputs come first (``set_input`` can reorder them)."""
+    done, order, pending = set(available), [], list(entries)
     while pending:
         waiting = []
         for entry in pending:
-            if all(name in done for name in _inputs(entry[2])):
+            if all(name in done for name in ctx.inputs(entry)):
                 order.append(entry)
-                done.update(entry[2].get_output(j).name for j in range(entry[2].num_outputs))
+                done.update(_outputs_of(entry))
             else:
                 waiting.append(entry)
         if len(waiting) == len(pending):
             i, kind, layer = waiting[0]
-            missing = [n for n in _inputs(layer) if n not in done]
-            raise UserError(f"layer {i} {layer.name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
+            missing = [n for n in ctx.inputs(waiting[0]) if n not in done]
+            name = layer.name if kind != "LOOP" else layer.name
+            raise UserError(f"layer {i} {name!r} ({kind}): input {missing[0]!r} is never computed (a cycle?)")
         pending = waiting
     return order
 
 
-def _needed(layers, wanted) -> set[int]:
-    """Indexes of the layers the wanted tensors depend on."""
-    maker = {layer.get_output(j).name: (i, layer) for i, _, layer in layers for j in range(layer.num_outputs)}
+def _needed(layers, wanted, ctx) -> set[int]:
+    """Indexes of the layers the wanted tensors depend on (a loop's trip limit with its loop)."""
+    maker = {layer.get_output(j).name: entry for entry in layers for j, layer in
+             ((j, entry[2]) for j in range(entry[2].num_outputs))}
     needed, todo = set(), list(wanted)
+
+    def add(entry):
+        needed.add(entry[0])
+        todo.extend(ctx.inputs(entry))
+        if entry[1] in LOOP_KINDS:
+            for other in ctx.loops[entry[2].loop.name]:
+                if other[0] not in needed:
+                    add(other)
+
     while todo:
         name = todo.pop()
-        if name not in maker or maker[name][0] in needed:
-            continue
-        i, layer = maker[name]
-        needed.add(i)
-        todo += _inputs(layer)
+        if name in maker and maker[name][0] not in needed:
+            add(maker[name])
     return needed
+
+
+# ---------------------------------------------------------------- loops and conditionals
+
+LOOP_KINDS = {"TRIP_LIMIT", "ITERATOR", "RECURRENCE", "LOOP_OUTPUT"}
+MAX_ITERATIONS = 1_000_000  # a while loop still running after this many is an error, not a hang
+
+
+def _loop_inside(layers) -> set[str]:
+    """Names of the tensors computed inside loop bodies (and the loops' own internal tensors)."""
+    ctx = _Context(layers)
+    inside = set()
+    for name, boundary in ctx.loops.items():
+        body = _loop_body(name, boundary, layers)
+        for entry in body + [e for e in boundary if e[1] in ("RECURRENCE", "ITERATOR")]:
+            inside.update(_outputs_of(entry))
+    return inside
+
+
+def _loop_body(name, boundary, entries) -> list:
+    """The entries a loop runs each iteration: everything downstream of its recurrences and
+    iterators up to its loop outputs, whole inner loops included."""
+    consumers: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] != "LOOP":
+            for t in _inputs(entry[2]):
+                consumers.setdefault(t, []).append(entry)
+    loops: dict[str, list] = {}
+    for entry in entries:
+        if entry[1] in LOOP_KINDS:
+            loops.setdefault(entry[2].loop.name, []).append(entry)
+    stop = {e[0] for e in boundary}
+    body: dict[int, tuple] = {}
+    todo = [t for e in boundary if e[1] in ("RECURRENCE", "ITERATOR") for t in _outputs_of(e)]
+    while todo:
+        t = todo.pop()
+        for entry in consumers.get(t, []):
+            if entry[0] in stop or entry[0] in body:
+                continue
+            group = [entry]
+            if entry[1] in LOOP_KINDS:  # an inner loop: all of it, each iteration
+                group = [e for e in loops[entry[2].loop.name] if e[0] not in body]
+            for e in group:
+                body[e[0]] = e
+                todo.extend(_outputs_of(e))
+    return sorted(body.values(), key=lambda e: e[0])
+
+
+def _fold_loops(entries, ctx) -> list:
+    """``entries`` with each outermost loop (boundary layers and body) replaced by one _Loop."""
+    names = []
+    for entry in entries:
+        if entry[1] in LOOP_KINDS and entry[2].loop.name not in names:
+            names.append(entry[2].loop.name)
+    if not names:
+        return entries
+    bodies = {}
+    for name in names:
+        boundary = [e for e in entries if e[1] in LOOP_KINDS and e[2].loop.name == name]
+        bodies[name] = (boundary, _loop_body(name, boundary, entries))
+    inner = {e[2].loop.name for _, body in bodies.values() for e in body if e[1] in LOOP_KINDS}
+    folded, taken = [], set()
+    for name in names:
+        if name in inner:
+            continue
+        boundary, body = bodies[name]
+        loop = _Loop(name, boundary, body, ctx)
+        taken.update(e[0] for e in boundary + body)
+        folded.append((min(e[0] for e in boundary), "LOOP", loop))
+    return sorted([e for e in entries if e[0] not in taken] + folded, key=lambda e: e[0])
+
+
+class _Loop:
+    """A TensorRT loop (``network.add_loop()``) as one step of the interpreter.
+
+    Each iteration: recurrences hold their current value, iterators a slice of their input;
+    the body runs; each loop output collects its input; recurrences take their next value.
+    A COUNT trip limit runs it that many times (at most the iterators' length); a WHILE trip
+    limit checks its condition, computed from the current values, before each iteration.
+    A LAST_VALUE output of a recurrence is the recurrence's value after the last iteration.
+    """
+
+    def __init__(self, name, boundary, body, ctx) -> None:
+        self.name, self.boundary, self.body = name, boundary, body
+        members = boundary + body
+        made = {t for e in members for t in _outputs_of(e)}
+        self.inputs = sorted({t for e in members for t in ctx.inputs(e) if t not in made})
+        self.outputs = [t for e in boundary if e[1] == "LOOP_OUTPUT" for t in _outputs_of(e)]
+        self._plans = None
+
+    def _fail(self, why):
+        entry = next(e for e in self.boundary if e[1] == "LOOP_OUTPUT") if any(
+            e[1] == "LOOP_OUTPUT" for e in self.boundary) else self.boundary[0]
+        raise UserError(f"layer {entry[0]} {entry[2].name!r} ({entry[1]}) of loop {self.name!r}: {why}")
+
+    def run(self, values, ctx) -> None:
+        of = lambda kind: [e for e in self.boundary if e[1] == kind]  # noqa: E731
+        recs, iters, outs, limits = of("RECURRENCE"), of("ITERATOR"), of("LOOP_OUTPUT"), of("TRIP_LIMIT")
+        count, condition = None, None
+        for _, _, lim in limits:
+            if lim.kind.name == "COUNT":
+                count = int(np.asarray(values[lim.get_input(0).name]).reshape(()))
+            else:
+                condition = lim.get_input(0).name
+        sources = []
+        for _, _, it in iters:
+            data = values[it.get_input(0).name]
+            axis = it.axis % data.ndim
+            sources.append((it.get_output(0).name, data, axis, it.reverse))
+            count = data.shape[axis] if count is None else min(count, data.shape[axis])
+        if count is None and condition is None:
+            self._fail("a loop needs a trip limit or an iterator")
+        state = {rec.get_output(0).name: values[rec.get_input(0).name] for _, _, rec in recs}
+        local = dict(values)
+        local.update(state)
+        for name, data, axis, reverse in sources:  # (values for planning only)
+            local[name] = np.take(data, 0, axis=axis) if data.shape[axis] else None
+        if self._plans is None:
+            first = [] if condition is None or condition in state else [
+                e for e in self.body if e[0] in _needed(self.body, [condition], ctx)]
+            rest = [e for e in self.body if e not in first]
+            self._plans = (_plan(first, local, ctx), _plan(rest, set(local) | {t for e in first for t in _outputs_of(e)}, ctx))
+        check, plan = self._plans
+        collected: dict[str, list] = {t: [] for t in self.outputs}
+        i = 0
+        while count is None or i < count:
+            if i >= MAX_ITERATIONS:
+                self._fail(f"still running after {MAX_ITERATIONS:,} iterations (its condition never turned false)")
+            local = dict(values)
+            local.update(state)
+            for name, data, axis, reverse in sources:
+                local[name] = np.take(data, data.shape[axis] - 1 - i if reverse else i, axis=axis)
+            if condition is not None:
+                _execute(check, local, ctx)
+                if not bool(np.asarray(local[condition]).reshape(())):
+                    break
+            _execute(plan, local, ctx)
+            for _, _, out in outs:
+                collected[out.get_output(0).name].append(local[out.get_input(0).name])
+            state = {rec.get_output(0).name: local[rec.get_input(1).name] for _, _, rec in recs}
+            i += 1
+        for index, kind, out in outs:
+            source, name = out.get_input(0).name, out.get_output(0).name
+            mode = out.kind.name
+            if mode == "LAST_VALUE":
+                if source in state:
+                    result = state[source]
+                elif collected[name]:
+                    result = collected[name][-1]
+                else:
+                    self._fail(f"the loop ran 0 times, so {source!r} has no last value")
+            else:
+                items = collected[name] if mode == "CONCATENATE" else collected[name][::-1]
+                if items:
+                    result = np.stack(items, axis=out.axis)
+                else:
+                    shape = [d if d >= 0 else 0 for d in out.get_input(0).shape]
+                    shape.insert(out.axis, 0)
+                    result = np.zeros(shape, numpy_dtype(out.get_output(0).dtype))
+            values.update(_outputs(out, kind, index, result))
+
+
+def condition(layer, values):
+    return ()  # IIfConditional's condition is read by its outputs
+
+
+def conditional_input(layer, values):
+    return _input(layer, values, 0)
+
+
+def conditional_output(layer, values, ctx):
+    """IIfConditionalOutputLayer: the then-branch's value if the condition holds, else the else-branch's.
+
+    Both branches were computed (they are side-effect free); only the chosen one is returned."""
+    chosen = bool(np.asarray(values[ctx.conditions[layer.conditional.name]]).reshape(()))
+    return _input(layer, values, 0 if chosen else 1)
+
+
+def _boundary(layer, values):  # evaluated by _Loop.run, never alone
+    raise _Unsupported("a loop layer outside its loop")
+
+
+CONTEXT_LAYERS = {"CONDITIONAL_OUTPUT"}
+LAYERS.update({
+    "CONDITION": ("IConditionLayer", condition),
+    "CONDITIONAL_INPUT": ("IIfConditionalInputLayer", conditional_input),
+    "CONDITIONAL_OUTPUT": ("IIfConditionalOutputLayer", conditional_output),
+    "TRIP_LIMIT": ("ITripLimitLayer", _boundary),
+    "ITERATOR": ("IIteratorLayer", _boundary),
+    "RECURRENCE": ("IRecurrenceLayer", _boundary),
+    "LOOP_OUTPUT": ("ILoopOutputLayer", _boundary),
+})
 
 
 def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
@@ -824,7 +1213,9 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
             dtype = numpy_dtype(t.dtype)
         except _Unsupported as exc:
             raise UnsupportedLayer(layer, kind, index, str(exc)) from None
-        r = np.asarray(r).astype(dtype, copy=False)
+        r = np.asarray(r)
+        r = r if r.dtype == dtype else lowp.cast(r, dtype) if dtype in lowp.LOW_FLOATS + lowp.LOW_INTS \
+            else r.astype(dtype)
         try:
             declared = list(t.shape)
         except RuntimeError:
@@ -837,3 +1228,6 @@ def _outputs(layer, kind, index, result) -> dict[str, np.ndarray]:
                 "reference got this layer wrong")
         out[t.name] = r
     return out
+
+
+from . import reference_ops  # noqa: E402,F401  (registers attention, sampling and sequence layers in LAYERS)
