@@ -115,9 +115,8 @@ def compare(trt, name, model, x, repeat, profile=False):
     run_ref(), run_ort()  # warm-up
     ref_all, ort_all = [], []
     for _ in range(repeat):  # interleaved, so both see the same machine load
-        t, ref_out = best_of(1, run_ref)[1][0], None
-        ref_all.append(t)
-        ort_all.append(best_of(1, run_ort)[1][0])
+        ref_all.append(best_of(1, run_ref)[0])
+        ort_all.append(best_of(1, run_ort)[0])
     ref_out, ort_out = run_ref(), run_ort()
     ref_best, ort_best = min(ref_all), min(ort_all)
     paired = sorted(r / o for r, o in zip(ref_all, ort_all))
