@@ -8,7 +8,8 @@ parsed by TensorRT's OnnxParser for the reference: LeNet as the guide builds it 
 digits, and a ResNet-18-sized network (the torchvision layout: 7x7/2 stem, 3x3 max-pool, four
 stages of two basic blocks at 64/128/256/512 channels, batch normalization, global average pool,
 fc 1000) at batch 8, 224x224. ONNX Runtime runs the same ONNX file on the CPU with its default
-threads. Prints the best of ``--repeat`` runs of each, their ratio, and checks the outputs agree.
+threads. The two run interleaved (the machine's load changes); prints the best of ``--repeat``
+runs of each, the ratio of the bests and the median ratio of paired runs, and checks the outputs agree.
 Goal (issue 17): LeNet within 2x of ONNX Runtime.
 """
 from __future__ import annotations
@@ -109,12 +110,21 @@ def compare(trt, name, model, x, repeat, profile=False):
     _keep = parse(trt, model)
     network = _keep[1]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    ref_best, ref_all, ref_out = best_of(repeat, lambda: reference.evaluate(network, {"input": x})["logits"])
-    ort_best, ort_all, ort_out = best_of(repeat, lambda: session.run(None, {"input": x})[0])
+    run_ref = lambda: reference.evaluate(network, {"input": x})["logits"]  # noqa: E731
+    run_ort = lambda: session.run(None, {"input": x})[0]  # noqa: E731
+    run_ref(), run_ort()  # warm-up
+    ref_all, ort_all = [], []
+    for _ in range(repeat):  # interleaved, so both see the same machine load
+        ref_all.append(best_of(1, run_ref)[0])
+        ort_all.append(best_of(1, run_ort)[0])
+    ref_out, ort_out = run_ref(), run_ort()
+    ref_best, ort_best = min(ref_all), min(ort_all)
+    paired = sorted(r / o for r, o in zip(ref_all, ort_all))
     err = float(np.max(np.abs(ref_out - ort_out)) / max(1.0, float(np.max(np.abs(ort_out)))))
     print(f"{name}: CPU reference best {ref_best:.3f} s (runs {', '.join(f'{t:.3f}' for t in ref_all)}); "
           f"ONNX Runtime best {ort_best:.3f} s (runs {', '.join(f'{t:.3f}' for t in ort_all)}); "
-          f"reference / ONNX Runtime = {ref_best / ort_best:.2f}x; outputs agree to {err:.1e} (relative to max |logit|)")
+          f"reference / ONNX Runtime: best/best {ref_best / ort_best:.2f}x, median of paired runs "
+          f"{paired[len(paired) // 2]:.2f}x; outputs agree to {err:.1e} (relative to max |logit|)")
     if profile:
         import cProfile
         import pstats

@@ -942,8 +942,10 @@ def _run_layer(entry, values, ctx) -> None:
     i, kind, layer = entry
     if kind not in LAYERS:
         raise UnsupportedLayer(layer, kind, i)
+    if type(layer).__name__ != LAYERS[kind][0]:  # an older TensorRT without this layer class
+        raise UnsupportedLayer(layer, kind, i, f"this TensorRT module has no {LAYERS[kind][0]}, so its settings cannot be read")
     try:
-        with np.errstate(over="ignore", under="ignore"):
+        with np.errstate(all="ignore"):  # inf and NaN as the GPU gives them, silently
             fn = LAYERS[kind][1]
             result = fn(layer, values, ctx) if kind in CONTEXT_LAYERS else fn(layer, values)
     except _Unsupported as exc:
