@@ -39,6 +39,8 @@ E8M0 = np.dtype(ml_dtypes.float8_e8m0fnu)
 LOW_FLOATS = (BF16, FP8_E4M3, FP8_E5M2, FP4_E2M1, E8M0)
 SATURATING = (FP8_E4M3, FP8_E5M2, FP4_E2M1, E8M0)
 LOW_INTS = (INT4, UINT4)
+# Stored two to a byte by TensorRT and ONNX, the first value in the low four bits.
+PACKED = (INT4, UINT4, FP4_E2M1)
 
 
 def is_float(dtype) -> bool:
@@ -65,6 +67,27 @@ def to_float32(x) -> np.ndarray:
     """``x`` as float32 (exact for every format here; float64 stays float64)."""
     x = np.asarray(x)
     return x if x.dtype == np.float64 else x.astype(np.float32)
+
+
+def storage_bytes(dtype, count: int) -> int:
+    """Bytes that ``count`` values of ``dtype`` take in TensorRT's and ONNX's storage."""
+    dtype = np.dtype(dtype)
+    return (count + 1) // 2 if dtype in PACKED else count * dtype.itemsize
+
+
+def from_bytes(raw, dtype, count: int) -> np.ndarray:
+    """``count`` values of ``dtype`` from their stored bytes (a flat array).
+
+    4-bit types (INT4, UINT4, FP4) are packed two to a byte, low nibble first, as TensorRT and
+    ONNX store them; every other type is one value per ``itemsize`` bytes, little-endian.
+    """
+    dtype = np.dtype(dtype)
+    raw = np.frombuffer(raw, dtype=np.uint8)
+    if raw.size != storage_bytes(dtype, count):
+        raise ValueError(f"{raw.size} bytes for {count} {dtype.name} values (expected {storage_bytes(dtype, count)})")
+    if dtype in PACKED:  # ml_dtypes keeps one 4-bit value per byte, in its low nibble
+        return np.stack([raw & 0x0F, raw >> 4], axis=-1).reshape(-1)[:count].view(dtype)
+    return raw.view(dtype.newbyteorder("<")).astype(dtype, copy=False)
 
 
 def cast(x, dtype, saturate: bool = True) -> np.ndarray:

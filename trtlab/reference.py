@@ -88,13 +88,51 @@ def numpy_dtype(dtype) -> np.dtype:
 
 
 def _weights(w) -> np.ndarray | None:
-    """A layer's ``Weights`` as an array, or None when it is empty (not set)."""
+    """A layer's ``Weights`` as an array, or None when it is empty (not set).
+
+    ``Weights.numpy()`` gives an array for the types NumPy has; for FP8, INT4, FP4 (and BF16 on
+    some versions) TensorRT-RTX's returns the ``Weights`` object itself, and the binding exposes
+    no pointer — so :func:`_stored_bytes` reads the values TensorRT holds, checked, and
+    ``trtlab.lowp.from_bytes`` decodes them (INT4/FP4 two to a byte).
+    """
     if w is None:
         return None
     if hasattr(w, "numpy"):
-        w = w.numpy()
+        found = w.numpy()
+        if not isinstance(found, np.ndarray):
+            if not w.size:
+                return None
+            dtype = numpy_dtype(w.dtype)
+            return lowp.from_bytes(_stored_bytes(w, lowp.storage_bytes(dtype, int(w.size))), dtype, int(w.size))
+        w = found
     w = np.asarray(w)
     return w if w.size else None
+
+
+# A pybind11 instance: PyObject header (reference count, type), then the pointer to the C++ value.
+_PYBIND_VALUE_OFFSET = 16
+
+
+def _stored_bytes(w, nbytes: int) -> bytes:
+    """The bytes of a ``trt.Weights`` (C++ ``{DataType type; void const* values; int64_t count}``).
+
+    Read through the pybind11 instance, and only after the struct it points to is checked
+    against what the binding itself says: the same type and count, a non-null pointer.
+    """
+    import ctypes
+
+    why = f"its {getattr(w.dtype, 'name', w.dtype)} weights cannot be read from this TensorRT's Python binding"
+    if type(w).__basicsize__ < _PYBIND_VALUE_OFFSET + ctypes.sizeof(ctypes.c_void_p):
+        raise _Unsupported(why)
+    struct = ctypes.c_void_p.from_address(id(w) + _PYBIND_VALUE_OFFSET).value
+    if not struct:
+        raise _Unsupported(why)
+    kind = ctypes.c_int32.from_address(struct).value
+    values = ctypes.c_void_p.from_address(struct + 8).value
+    count = ctypes.c_int64.from_address(struct + 16).value
+    if kind != int(w.dtype) or count != int(w.size) or not values:
+        raise _Unsupported(why)
+    return ctypes.string_at(values, nbytes)
 
 
 def _compute(x: np.ndarray) -> np.ndarray:
