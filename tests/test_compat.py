@@ -6,6 +6,7 @@ from __future__ import annotations
 import types
 from enum import IntEnum
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -49,9 +50,10 @@ def test_names_dims_and_dtypes():
     assert compat.dims([2, -1, 3]) == (2, -1, 3) and compat.dims(()) == ()
     dt = IntEnum("DataType", {"FLOAT": 0, "HALF": 1, "INT64": 2, "BF16": 3})
     assert compat.np_dtype(dt.FLOAT) == np.float32 and compat.np_dtype(dt.HALF) == np.float16
-    assert compat.dtype_name(None, dt.INT64) == "int64" and compat.dtype_name(None, dt.BF16) == "bf16"
-    with pytest.raises(UserError, match="BF16 has no NumPy equivalent"):
-        compat.np_dtype(dt.BF16)
+    assert compat.dtype_name(None, dt.INT64) == "int64" and compat.dtype_name(None, dt.BF16) == "bfloat16"
+    assert compat.np_dtype(dt.BF16) == ml_dtypes.bfloat16  # one table, ml_dtypes for what NumPy lacks
+    with pytest.raises(UserError, match="NVFP9 has no NumPy equivalent"):
+        compat.np_dtype("DataType.NVFP9")
     assert compat.parse_dtype("DataType.FLOAT") == np.float32 and compat.parse_dtype("int8") == np.int8
     with pytest.raises(UserError, match="unknown tensor dtype 'complex512'"):
         compat.parse_dtype("complex512")
@@ -67,3 +69,20 @@ def test_error_recorder_keeps_messages_and_the_header_reader_refuses_junk():
     assert rec.num_errors() == 1 and "/_src" not in rec.first() and "bad thing" in rec.first()
     assert type(compat.error_recorder(trt)) is type(rec)  # one class per backend, made once
     assert compat.read_header(b"\0" * 100) is None and compat.read_header(b"vtrt") is None
+
+
+def test_one_dtype_table_for_every_trt_type_and_module():
+    from trtlab import reference, runtime
+    trt = backend.load()
+    for member in trt.DataType.__members__.values():  # every type of this backend, losslessly
+        dtype = compat.np_dtype(member)
+        assert reference.numpy_dtype(member) == dtype
+        assert compat.parse_dtype(compat.dtype_name(trt, member)) == dtype  # a sidecar's name reads back
+        assert compat.parse_dtype(str(member)) == dtype  # "DataType.FP8"
+    assert reference.DTYPES is compat.DTYPES and runtime.np_dtype is compat.np_dtype
+    want = {"BF16": "bfloat16", "FP8": "float8_e4m3fn", "INT4": "int4", "FP4": "float4_e2m1fn", "E8M0": "float8_e8m0fnu"}
+    for member, name in want.items():
+        assert compat.dtype_name(trt, member) == name and compat.np_dtype(member).itemsize == 1 + (member == "BF16")
+        assert compat.parse_dtype(member.lower()) == compat.parse_dtype(name)  # older sidecars wrote "bf16"
+    with pytest.raises(UserError, match="unknown tensor dtype 'float8_e5m3'"):
+        compat.parse_dtype("float8_e5m3")

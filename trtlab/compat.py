@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, lowp
 from .common import UserError, fds_to
 
 # --- names ----------------------------------------------------------------------------------------
@@ -94,11 +94,13 @@ def dims(d: Any) -> tuple[int, ...]:
     return tuple(int(d[i]) for i in range(len(d)))
 
 
-# TensorRT DataType member name -> NumPy dtype (None: no NumPy equivalent without ml_dtypes)
-DTYPES: dict[str, Any] = {"FLOAT": np.float32, "HALF": np.float16, "BF16": None, "INT8": np.int8,
+# TensorRT DataType member name -> NumPy dtype: the one table (trtlab.reference, runtime and build
+# use it). BF16, FP8 (E4M3), INT4, FP4 (E2M1) and E8M0 have no NumPy dtype of their own;
+# ml_dtypes gives them one (trtlab.lowp), so every TensorRT type has a lossless NumPy equivalent.
+DTYPES: dict[str, Any] = {"FLOAT": np.float32, "HALF": np.float16, "BF16": lowp.BF16, "INT8": np.int8,
                           "INT32": np.int32, "INT64": np.int64, "BOOL": np.bool_, "UINT8": np.uint8,
-                          "FP8": None, "INT4": None, "FP4": None, "E8M0": None}
-NUMPY_NAMES = {"float32", "float16", "int8", "int32", "int64", "bool", "uint8"}
+                          "FP8": lowp.FP8_E4M3, "INT4": lowp.INT4, "FP4": lowp.FP4_E2M1, "E8M0": lowp.E8M0}
+NUMPY_NAMES = {np.dtype(v).name for v in DTYPES.values()}  # float32 … bfloat16, float8_e4m3fn, int4 …
 
 
 def _member_name(dt: Any) -> str:
@@ -115,18 +117,20 @@ def np_dtype(trt_dtype: Any) -> np.dtype:
 
 
 def dtype_name(trt: ModuleType | None, dt: Any) -> str:
-    """``float32``, ``float16`` … for a ``trt.DataType`` (its lower-case member name when NumPy has none)."""
+    """``float32``, ``float16``, ``bfloat16``, ``float8_e4m3fn`` … for a ``trt.DataType``: its NumPy
+    (or ml_dtypes) name, which :func:`parse_dtype` reads back; the lower-case member name for a type
+    this table lacks."""
     found = DTYPES.get(_member_name(dt))
     return np.dtype(found).name if found is not None else _member_name(dt).lower()
 
 
 def parse_dtype(text: Any) -> np.dtype:
-    """``float32``, ``DataType.FLOAT``, ``FLOAT`` … -> NumPy dtype; UserError for anything else."""
+    """``float32``, ``bfloat16``, ``DataType.FLOAT``, ``FLOAT``, ``bf16`` … -> NumPy dtype; UserError otherwise."""
     name = str(text).split(".")[-1][:40]
     if name.upper() in DTYPES:
         return np_dtype(name)
     if name.lower() in NUMPY_NAMES:
-        return np.dtype(name.lower())
+        return np.dtype(next(v for v in DTYPES.values() if np.dtype(v).name == name.lower()))
     raise UserError(f"unknown tensor dtype {name!r} (known: {', '.join(sorted(NUMPY_NAMES))})")
 
 

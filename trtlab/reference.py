@@ -32,27 +32,14 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import lowp
+from . import compat, lowp
 from .common import UserError
 
 __all__ = ["evaluate", "UnsupportedLayer", "LAYERS", "numpy_dtype"]
 
-# TensorRT DataType name -> NumPy dtype. BF16, FP8 (E4M3), INT4, FP4 (E2M1) and E8M0 have no
-# NumPy dtype of their own: ml_dtypes gives them one (see trtlab.lowp), so nothing is lost.
-DTYPES = {
-    "FLOAT": np.float32,
-    "HALF": np.float16,
-    "INT8": np.int8,
-    "UINT8": np.uint8,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "BOOL": np.bool_,
-    "BF16": lowp.BF16,
-    "FP8": lowp.FP8_E4M3,
-    "INT4": lowp.INT4,
-    "FP4": lowp.FP4_E2M1,
-    "E8M0": lowp.E8M0,
-}
+# TensorRT DataType name -> NumPy dtype: trtlab.compat's one table (ml_dtypes for BF16, FP8, INT4,
+# FP4 and E8M0, see trtlab.lowp), so nothing is lost.
+DTYPES = compat.DTYPES
 # Keep the im2col buffer of one convolution chunk around this size (bytes).
 CHUNK_BYTES = 16 << 20
 # Convolutions with at most this many kernel taps per output (C/groups x window) multiply per image.
@@ -80,11 +67,12 @@ class _Invalid(Exception):
 
 
 def numpy_dtype(dtype) -> np.dtype:
-    """The NumPy dtype of a ``trt.DataType`` (from either module): the one place that maps them."""
-    name = getattr(dtype, "name", str(dtype))
-    if name not in DTYPES:
-        raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported")
-    return np.dtype(DTYPES[name])
+    """The NumPy dtype of a ``trt.DataType`` (from either module), from ``trtlab.compat``'s one table."""
+    try:
+        return compat.np_dtype(dtype)
+    except UserError:
+        name = getattr(dtype, "name", str(dtype))
+        raise _Unsupported(f"data type {name} has no NumPy equivalent and is not supported") from None
 
 
 def _weights(w) -> np.ndarray | None:
