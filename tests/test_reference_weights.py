@@ -10,6 +10,7 @@ rounding.
 from __future__ import annotations
 
 import ml_dtypes
+import onnx
 import numpy as np
 import pytest
 from onnx import TensorProto as T
@@ -126,3 +127,48 @@ class _NotWeights:
 def test_weights_that_cannot_be_read_are_unsupported_not_a_crash():
     with pytest.raises(reference._Unsupported, match="FP8 weights cannot be read"):
         reference._weights(_NotWeights())
+
+
+def _small_model() -> onnx.ModelProto:
+    """x (N,1,8,8) -> Conv 4x3x3 -> Relu -> Flatten (N,144) -> MatMul (144,64) -> Relu -> MatMul (64,10)."""
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (4, 1, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.1, (144, 64)).astype(np.float32), "w2"),
+             numpy_helper.from_array(rng.normal(0, 0.1, (64, 10)).astype(np.float32), "w3")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "w2"], ["m"], name="fc1"),
+             helper.make_node("Relu", ["m"], ["h"], name="relu2"),
+             helper.make_node("MatMul", ["h", "w3"], ["y"], name="fc2")]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", T.FLOAT, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", T.FLOAT, ["N", 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("precision", ["fp8", "int4"])
+def test_models_from_trtlab_quantize_match_onnx_runtime_and_onnx_reference(precision, tmp_path):
+    from onnx.reference import ReferenceEvaluator
+    ort = pytest.importorskip("onnxruntime")
+    from trtlab import quantize
+    source, out, calib = tmp_path / "small.onnx", tmp_path / f"small_{precision}.onnx", tmp_path / "calib.npy"
+    onnx.save(_small_model(), source)
+    np.save(calib, RNG.uniform(0, 1, (64, 1, 8, 8)).astype(np.float32))
+    quantize.quantize(source, out, precision, calibration=calib)
+    model = onnx.load(out)
+    x = RNG.uniform(0, 1, (32, 1, 8, 8)).astype(np.float32)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    want_ort = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    want_onnx = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    _, network, _ = parse(model)
+    kinds = {network.get_layer(i).get_output(0).dtype.name for i in range(network.num_layers)}
+    assert {"fp8": "FP8", "int4": "INT4"}[precision] in kinds  # weights stored quantized reach the reference
+    got = reference.evaluate(network, {"x": x})["y"]
+    for want in (want_onnx, want_ort):  # measured: equal bit for bit, both precisions, on this machine
+        if precision == "int4":  # weight-only: float activations, the same dequantized weights
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        else:  # FP8 activations: a float sum on a rounding boundary may land one E4M3 step (<= 1/8) apart
+            np.testing.assert_allclose(got, want, rtol=2 ** -3, atol=1e-6)
+            assert (got == want).mean() >= 0.9
+        np.testing.assert_array_equal(got.argmax(1), want.argmax(1))
