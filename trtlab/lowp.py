@@ -4,6 +4,7 @@
     lowp.cast(x, lowp.FP8_E4M3, saturate=False)   # out of range -> NaN (E4M3 has no infinity)
     q = lowp.quantize(x, scale, lowp.INT4, axis=0, block=(1, 16))
     y = lowp.dequantize(q, scale, np.float32, axis=0, block=(1, 16))
+    w = lowp.from_bytes(raw, lowp.INT4, count)    # stored weights: 4-bit types two to a byte
 
 NumPy has no dtype for these formats; ``ml_dtypes`` (the package JAX and TensorFlow use)
 gives each one, so an INT4 tensor is stored as ``ml_dtypes.int4`` values — one per byte,
