@@ -1,0 +1,66 @@
+"""Sphinx configuration of the trtlab book (used by trtlab/render.py, not run by hand).
+
+``trtlab book`` stages the executed notebooks, an index and a status page into a source
+folder beside this file's copy, with ``_trtlab.json`` (chapters, status, provenance), and
+builds it twice: English into ``html/`` and Traditional Chinese into ``html/zh_TW/``.
+Everything a page needs is served from disk: no CDN, no MathJax, no web fonts.
+"""
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = json.loads((HERE / "_trtlab.json").read_text(encoding="utf-8")) if (HERE / "_trtlab.json").exists() else {}
+
+project = "trtlab — Tensor to TensorRT"
+author = "trtlab"
+copyright = "trtlab contributors"
+extensions = ["myst_nb", "sphinx_copybutton"]
+root_doc = "index"
+exclude_patterns = ["_build", "_locales", "_downloads", "**.ipynb_checkpoints"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["trtlab.css"]
+html_title = "trtlab"
+html_theme = "sphinx_book_theme"
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_permalinks_icon = "#"
+html_sidebars = {"**": ["navbar-logo.html", "lang-switch.html", "search-button-field.html", "sbt-sidebar-nav.html"]}
+html_theme_options = {
+    "use_download_button": False,  # our own downloads bar: notebook, script and one-page HTML
+    "use_fullscreen_button": False,
+    "use_repository_button": False,
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+    "navigation_with_keys": True,
+}
+html_context = {"trtlab": DATA}
+
+# Translations: gettext catalogs under locales/<lang>/LC_MESSAGES, one per page.
+locale_dirs = ["_locales"]
+gettext_compact = False
+gettext_uuid = False
+gettext_location = False
+
+# The notebooks were executed by papermill already: render what they hold.
+nb_execution_mode = "off"
+nb_merge_streams = True
+nb_output_stderr = "show"
+myst_enable_extensions = ["colon_fence", "deflist"]  # no dollarmath: no MathJax to fetch
+myst_heading_anchors = 3
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure",
+                     "myst.xref_missing", "toc.not_included"]
+copybutton_exclude = ".linenos, .gp, .go"
+# no mathjax: pages must load from disk with no network
+mathjax_path = "data:,"
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    chapters = {c["name"]: c for c in DATA.get("chapters", [])}
+    context["trtlab_chapter"] = chapters.get(pagename)
+    context["trtlab_lang"] = app.config.language or "en"
+
+
+def setup(app):
+    app.connect("html-page-context", _page_context)
