@@ -107,6 +107,7 @@ def publishable(nb: Any, out: Path | None = None, records: bool = False, artifac
     pairs = _machine_paths(out, artifacts)
     state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     nb.metadata.pop("papermill", None)  # input and output paths of this machine
+    nb.metadata.pop("trtlab", None)  # the summary: the index shows it
     for cell in nb.cells:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if cell.cell_type != "code":
@@ -182,7 +183,7 @@ def index_md(chapters: Iterable[Any]) -> str:
     lines = [f"# {TITLE}", "", INTRO, "", "```{toctree}", ":hidden:", ":maxdepth: 1", "",
              *pages, "status", "```", "", "## Chapters", ""]
     for c in chapters:
-        title = f"[{c.title}]({c.name}.ipynb)" if c.has_page else c.title
+        title = f"{{doc}}`{c.name}`" if c.has_page else c.title  # the chapter's own (translated) heading
         lines += [title, f": {c.summary}" if c.summary else ": —", ""]
     lines += [READ_MORE, ""]
     return "\n".join(lines)
@@ -278,7 +279,8 @@ def downloads(chapters: list[Any], out: Path, artifacts: Path | None = None) -> 
 def _sphinx(src: Path, out: Path, lang: str, builder: str = "html", dest: Path | None = None) -> subprocess.Popen:
     dest = dest or (out / "html" if lang == "en" else out / "html" / lang)
     log = output_folder(out / "logs") / f"sphinx-{lang}.log"
-    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-D", f"language={lang}",
+    language = "en" if builder == "gettext" else lang
+    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-D", f"language={language}",
            "-d", str(out / "_sphinx" / f"doctrees-{lang}"), str(src), str(dest)]
     with open(log, "wb") as f:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=src,
@@ -329,6 +331,9 @@ def source_chapters() -> list[Any]:
     return chapters
 
 
+MARKUP_ONLY = re.compile(r"(?:\{\w+\}`[^`]*`|`[^`]*`|\s|[·:—-])+")
+
+
 def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[Path]:
     """Extract the messages of every page (``.pot``) and merge them into ``locales/<lang>/LC_MESSAGES``."""
     from sphinx_intl import basic
@@ -337,6 +342,17 @@ def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[P
     proc = _sphinx(src, work, "gettext", "gettext", work / "pot")
     _finish({"gettext": proc}, work)
     basic.update(str(LOCALES), str(work / "pot"), tuple(languages))
+    from babel.messages.pofile import read_po, write_po
+
+    for po_path in sorted(LOCALES.rglob("*.po")):  # a message that is only markup reads the same in every language
+        with po_path.open("rb") as f:
+            catalog = read_po(f)
+        todo = [m for m in catalog if m.id and not m.string and MARKUP_ONLY.fullmatch(m.id)]
+        for m in todo:
+            m.string = m.id
+        if todo:
+            with po_path.open("wb") as f:
+                write_po(f, catalog, width=76)
     return sorted(LOCALES.rglob("*.po"))
 
 
