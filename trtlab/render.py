@@ -331,6 +331,13 @@ def source_chapters() -> list[Any]:
     return chapters
 
 
+def extract_messages(work: Path) -> Path:
+    """``work/pot/*.pot``: every message of every page (the notebooks' sources; outputs are not translated)."""
+    src = stage(source_chapters(), work, None)
+    _finish({"gettext": _sphinx(src, work, "gettext", "gettext", work / "pot")}, work)
+    return work / "pot"
+
+
 MARKUP_ONLY = re.compile(r"(?:\{\w+\}`[^`]*`|`[^`]*`|\s|[·:—-])+")
 
 
@@ -338,9 +345,7 @@ def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[P
     """Extract the messages of every page (``.pot``) and merge them into ``locales/<lang>/LC_MESSAGES``."""
     from sphinx_intl import basic
 
-    src = stage(source_chapters(), work, None)
-    proc = _sphinx(src, work, "gettext", "gettext", work / "pot")
-    _finish({"gettext": proc}, work)
+    extract_messages(work)
     basic.update(str(LOCALES), str(work / "pot"), tuple(languages))
     from babel.messages.pofile import read_po, write_po
 
@@ -356,32 +361,41 @@ def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[P
     return sorted(LOCALES.rglob("*.po"))
 
 
-def check_catalogs(lang: str = "zh_TW", pot_dir: Path | None = None) -> dict[str, dict[str, int]]:
+def check_catalogs(lang: str = "zh_TW", pot_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """Per catalog (page): messages, untranslated, fuzzy, and — given fresh ``.pot`` files — missing ones."""
     from babel.messages.pofile import read_po
 
-    report: dict[str, dict[str, int]] = {}
+    report: dict[str, dict[str, Any]] = {}
     folder = LOCALES / lang / "LC_MESSAGES"
     domains = {p.stem for p in folder.glob("*.po")} | ({p.stem for p in pot_dir.glob("*.pot")} if pot_dir else set())
     for domain in sorted(domains):
         po_path = folder / f"{domain}.po"
         po = read_po(po_path.open("rb")) if po_path.exists() else None
         msgs = [m for m in po if m.id] if po else []
-        row = {"messages": len(msgs), "untranslated": sum(not m.string for m in msgs),
-               "fuzzy": sum(m.fuzzy for m in msgs), "missing": 0}
+        row: dict[str, Any] = {"messages": len(msgs), "untranslated": sum(not m.string for m in msgs),
+                               "fuzzy": sum(m.fuzzy for m in msgs), "missing": 0,
+                               "todo": [("fuzzy" if m.fuzzy else "untranslated", m.id) for m in msgs
+                                        if m.fuzzy or not m.string]}
         if pot_dir and (pot_dir / f"{domain}.pot").exists():
             have = {m.id for m in msgs}
-            row["missing"] = sum(1 for m in read_po((pot_dir / f"{domain}.pot").open("rb")) if m.id and m.id not in have)
+            new = [m.id for m in read_po((pot_dir / f"{domain}.pot").open("rb")) if m.id and m.id not in have]
+            row["missing"], row["todo"] = len(new), row["todo"] + [("not in the catalog", i) for i in new]
         report[domain] = row
     return report
 
 
-def print_check(report: dict[str, dict[str, int]], lang: str = "zh_TW") -> int:
+def print_check(report: dict[str, dict[str, Any]], lang: str = "zh_TW", only: str | None = None) -> int:
+    """One line per page; with ``only`` (``08,index``), the pages it names and each message still to do."""
     bad = 0
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else []
     for domain, row in report.items():
+        if names and not any(n in domain for n in names):
+            continue
         done = row["messages"] - row["untranslated"] - row["fuzzy"]
         flag = "ok" if not (row["untranslated"] or row["fuzzy"] or row["missing"]) else "INCOMPLETE"
         bad += flag != "ok"
         print(f"{lang} {domain}: {done}/{row['messages']} translated, {row['untranslated']} untranslated, "
               f"{row['fuzzy']} fuzzy, {row['missing']} not in the catalog yet — {flag}")
+        for why, msgid in row["todo"] if names else []:
+            print(f"    {why}: {' '.join(msgid.split())[:100]}")
     return 1 if bad else 0
