@@ -37,8 +37,10 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 INTRO = ("A workbook that teaches TensorRT from Python, one chapter of the “Tensor to TensorRT” guide per "
          "notebook, on today's TensorRT and TensorRT-RTX. Every page was executed by `trtlab book`; "
          "the [status page](status.md) says where and how long each chapter took.")
-READ_MORE = ("To change a chapter and run it again, open it in JupyterLab with `trtlab lab`. The code of the "
-             "workbook, its command line and its tests are described in the project's README.")
+READ_MORE = ("To change a chapter and run it again, open it in JupyterLab with `trtlab lab`. NVIDIA's "
+             "[TensorRT documentation](https://docs.nvidia.com/deeplearning/tensorrt/latest/) and "
+             "[TensorRT-RTX documentation](https://docs.nvidia.com/deeplearning/tensorrt-rtx/latest/) are the "
+             "reference for every call the chapters make.")
 STATUS = ("Which chapters ran when this book was built, how long each took, and on which machine. A chapter "
           "that failed names its cell, and the chapters after it were not run.")
 
