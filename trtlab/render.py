@@ -117,13 +117,10 @@ def publishable(nb: Any, out: Path | None = None, records: bool = False, artifac
         if "injected-parameters" in tags:  # papermill's: paths of this machine, nothing to read
             tags.append("remove-cell")
             continue
-        outputs, had_records = [], False
+        expanded = []
         for out_ in cell.get("outputs", []):
             data = out_.get("data", {})
-            if RECORD_MIME in data and not records:
-                had_records = True
-                continue
-            if WIDGET_VIEW in data:
+            if WIDGET_VIEW in data:  # what the widget showed when the book ran, and a note
                 view = data.pop(WIDGET_VIEW)
                 controls, captured = _widget_static(view.get("model_id", "") if isinstance(view, dict) else "",
                                                     state, set())
@@ -132,10 +129,11 @@ def publishable(nb: Any, out: Path | None = None, records: bool = False, artifac
                     data["text/html"] = (f'<div class="trtlab-widget-note">Interactive widget{shown}: open this '
                                          'chapter in JupyterLab (<code>trtlab lab</code>) to use it.</div>')
                     data.pop("text/plain", None)
-                outputs.append(out_)
-                outputs += [nbformat.from_dict(o) for o in captured]
-                continue
-            outputs.append(out_)
+                expanded += [out_] + [nbformat.from_dict(o) for o in captured]
+            else:
+                expanded.append(out_)
+        outputs = [o for o in expanded if records or RECORD_MIME not in o.get("data", {})]
+        had_records = len(outputs) < len(expanded)
         for out_ in outputs:
             if "text" in out_:
                 out_["text"] = relative_paths(out_["text"], pairs)
@@ -298,9 +296,10 @@ def _finish(procs: dict[str, subprocess.Popen], out: Path) -> None:
 
 
 def write_book(chapters: list[Any], out: Path, prov: dict[str, str] | None = None,
-               languages: Iterable[str] = LANGUAGES, artifacts: Path | None = None) -> Path:
+               languages: Iterable[str] | None = None, artifacts: Path | None = None) -> Path:
     """Render every executed chapter, the index and the status page, in each language; return the index."""
     out = Path(out)
+    languages = LANGUAGES if languages is None else tuple(languages)
     start = time.perf_counter()
     src = stage(chapters, out, prov, artifacts)
     procs = {lang: _sphinx(src, out, lang) for lang in languages}  # side by side: one core each
