@@ -62,5 +62,18 @@ def _page_context(app, pagename, templatename, context, doctree):
     context["trtlab_lang"] = app.config.language or "en"
 
 
+def _chinese_search(app, exc):
+    """Sphinx 9.0.4 names a ChineseStemmer that does not exist, and search stops with a ReferenceError
+    (https://github.com/sphinx-doc/sphinx/issues/14229). Chinese search stems Latin words with the
+    English stemmer; point at it, as the fix merged upstream does (sphinx-doc/sphinx#14416)."""
+    js = Path(app.outdir) / "_static" / "language_data.js"
+    if exc is None and js.exists():
+        text = js.read_text(encoding="utf-8")
+        if "window.Stemmer = ChineseStemmer;" in text:
+            js.write_text(text.replace("window.Stemmer = ChineseStemmer;", "window.Stemmer = EnglishStemmer;"),
+                          encoding="utf-8")
+
+
 def setup(app):
     app.connect("html-page-context", _page_context)
+    app.connect("build-finished", _chinese_search)

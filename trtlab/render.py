@@ -18,6 +18,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -305,6 +306,8 @@ def write_book(chapters: list[Any], out: Path, prov: dict[str, str] | None = Non
     procs = {lang: _sphinx(src, out, lang) for lang in languages}  # side by side: one core each
     downloads(chapters, out, artifacts)
     _finish(procs, out)
+    for scratch in (out / "jupyter_execute", out / "html" / "jupyter_execute"):  # MyST-NB's, beside each outdir
+        shutil.rmtree(scratch, ignore_errors=True)
     for lang in procs:  # a log that holds nothing is noise
         log = out / "logs" / f"sphinx-{lang}.log"
         if log.exists() and not log.read_text(errors="replace").strip():
