@@ -445,3 +445,13 @@ def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
         assert "00_environment.ipynb" in names
     finally:
         stop(proc)
+
+
+def test_a_log_with_only_ipykernels_tcp_warning_is_not_kept(tmp_path):
+    noise = ("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
+             "(including code and outputs) is sent in plain text and is susceptible to eavesdropping.\n")
+    (tmp_path / "a.log").write_text(noise)
+    (tmp_path / "b.log").write_text(noise + "[TRT] [E] IBuilder::buildSerializedNetwork: error\n")
+    (tmp_path / "c.log").write_text("")
+    assert site._noise_only(tmp_path / "a.log") and site._noise_only(tmp_path / "c.log")
+    assert not site._noise_only(tmp_path / "b.log")

@@ -179,6 +179,16 @@ def _output_to(path: Path) -> Iterator[None]:
         yield
 
 
+# What every kernel says on its way up, and nothing a reader needs (ipykernel 7 on a TCP transport).
+_KERNEL_NOISE = re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\b")
+
+
+def _noise_only(log: Path) -> bool:
+    """True when a kernel's log holds nothing but ipykernel's start-up warning (or nothing at all)."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return all(_KERNEL_NOISE.match(line) for line in lines)
+
+
 def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Path | None = None,
                timeout: int = 600) -> int:
     """Execute the chosen chapters in order (stopping at the first failure) and write the site.
@@ -220,7 +230,7 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
         log = out / "logs" / f"{path.stem}.log"
         with _output_to(log):  # what the kernel writes to its stdout/stderr goes to a log
             r = book.execute(path, out / "notebooks" / path.name, artifacts=artifacts, timeout=timeout)
-        if log.exists() and log.stat().st_size == 0:
+        if log.exists() and _noise_only(log):
             log.unlink()
         c.seconds, c.error, c.records = r.seconds, r.error, r.records
         c.executed = str(r.output) if r.output and r.output.exists() else None
