@@ -342,7 +342,7 @@ def extract_messages(work: Path) -> Path:
     return work / "pot"
 
 
-MARKUP_ONLY = re.compile(r"(?:\{\w+\}`[^`]*`|`[^`]*`|\s|[·:—-])+")
+MARKUP_ONLY = re.compile(r"(?:\{\w+\}`[^`]*`|`[^`]*`|\s|[·:—,+/()=-])+")  # code, roles, punctuation
 
 
 def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[Path]:
