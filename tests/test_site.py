@@ -350,9 +350,9 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
     assert summary["00_a"]["executed"] == "notebooks/00_a.ipynb" and summary["02_c"]["executed"] is None
     assert (out / "html" / "01_b.html").exists() and not (out / "html" / "02_c.html").exists()
 
-    fail_on = None  # rerun only 02: 00 and 01 keep their earlier rows (from another folder too)
+    fail_on = None  # rerun only 02: 00 and 01 keep their earlier rows (from another folder too, named relatively)
     monkeypatch.chdir(src)
-    assert site.build_book(only="02", out=out, artifacts=tmp_path / "art") == 0
+    assert site.build_book(only="02", out=Path(os.path.relpath(out, src)), artifacts=tmp_path / "art") == 0
     summary = json.loads((out / "book.json").read_text())
     assert [summary[n]["status"] for n in ("00_a", "01_b", "02_c")] == ["executed", "failed", "executed"]
     assert prev_next((out / "html" / "01_b.html").read_text())["right-next"] == "02_c.html"

@@ -281,7 +281,7 @@ def _sphinx(src: Path, out: Path, lang: str, builder: str = "html", dest: Path |
     dest = dest or (out / "html" if lang == "en" else out / "html" / lang)
     log = output_folder(out / "logs") / f"sphinx-{lang}.log"
     language = "en" if builder == "gettext" else lang
-    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-D", f"language={language}",
+    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-T", "-D", f"language={language}",
            "-d", str(out / "_sphinx" / f"doctrees-{lang}"), str(src), str(dest)]
     with open(log, "wb") as f:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=src,
@@ -292,14 +292,16 @@ def _finish(procs: dict[str, subprocess.Popen], out: Path) -> None:
     for lang, proc in procs.items():
         if proc.wait() != 0:
             log = out / "logs" / f"sphinx-{lang}.log"
-            last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:]
-            raise UserError(f"rendering the {lang} book failed: {last[0] if last else 'no message'} (see {log})")
+            lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+            errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+            last = (errors or lines or ["no message"])[-1]
+            raise UserError(f"rendering the {lang} book failed: {last} (see {log})")
 
 
 def write_book(chapters: list[Any], out: Path, prov: dict[str, str] | None = None,
                languages: Iterable[str] | None = None, artifacts: Path | None = None) -> Path:
     """Render every executed chapter, the index and the status page, in each language; return the index."""
-    out = Path(out)
+    out = Path(out).resolve()  # sphinx-build runs in the source folder
     languages = LANGUAGES if languages is None else tuple(languages)
     start = time.perf_counter()
     src = stage(chapters, out, prov, artifacts)
@@ -337,6 +339,7 @@ def source_chapters() -> list[Any]:
 
 def extract_messages(work: Path) -> Path:
     """``work/pot/*.pot``: every message of every page (the notebooks' sources; outputs are not translated)."""
+    work = Path(work).resolve()
     src = stage(source_chapters(), work, None)
     _finish({"gettext": _sphinx(src, work, "gettext", "gettext", work / "pot")}, work)
     return work / "pot"
