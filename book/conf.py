@@ -56,10 +56,31 @@ copybutton_exclude = ".linenos, .gp, .go"
 mathjax_path = "data:,"
 
 
+_SUMMARIES = {}
+
+
+def _summaries(app):
+    """Chapter -> one-line summary, as the index page shows it (translated in the Chinese book)."""
+    if not _SUMMARIES:
+        from docutils import nodes
+        from sphinx.addnodes import pending_xref
+
+        for item in app.env.get_doctree("index").findall(nodes.definition_list_item):
+            refs = [x["reftarget"] for x in item.findall(pending_xref) if x.get("reftarget")]
+            body = item.next_node(nodes.definition)
+            if refs and body is not None:
+                _SUMMARIES[refs[0].lstrip("/")] = " ".join(body.astext().split())
+    return _SUMMARIES
+
+
 def _page_context(app, pagename, templatename, context, doctree):
     chapters = {c["name"]: c for c in DATA.get("chapters", [])}
     context["trtlab_chapter"] = chapters.get(pagename)
     context["trtlab_lang"] = app.config.language or "en"
+    try:
+        context["trtlab_summaries"] = _summaries(app)
+    except Exception:  # an index without the chapter list: no tooltips, nothing else lost
+        context["trtlab_summaries"] = {}
 
 
 def _chinese_search(app, exc):

@@ -359,9 +359,10 @@ def update_catalogs(work: Path, languages: Iterable[str] = TRANSLATED) -> list[P
     for po_path in sorted(LOCALES.rglob("*.po")):  # a message that is only markup reads the same in every language
         with po_path.open("rb") as f:
             catalog = read_po(f)
-        todo = [m for m in catalog if m.id and not m.string and MARKUP_ONLY.fullmatch(m.id)]
-        for m in todo:
+        todo = [m for m in catalog if m.id and MARKUP_ONLY.fullmatch(m.id) and (m.string != m.id or m.fuzzy)]
+        for m in todo:  # also the fuzzy guesses gettext makes for them from a neighbouring code span
             m.string = m.id
+            m.flags.discard("fuzzy")
         if todo:
             with po_path.open("wb") as f:
                 write_po(f, catalog, width=76)
