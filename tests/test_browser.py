@@ -144,6 +144,8 @@ def test_index_lists_the_chapters(built_book, page, screenshots, lang):
     sidebar = [a.get_attribute("href") for a in page.locator("nav.bd-docs-nav a.reference.internal").all()]
     assert [h for h in sidebar if h.rstrip(".html")[:2].isdigit()] == [f"{c}.html" for c in CHAPTERS]
     assert "status.html" in sidebar
+    tip = page.locator(f'nav.bd-docs-nav a[href="{CHAPTERS[0]}.html"]').get_attribute("title")
+    assert tip and tip.strip() == summaries[0]  # the summary is the sidebar entry's tooltip too
     other = page.locator("nav.trtlab-lang a.trtlab-lang-link")
     assert other.get_attribute("href") == ("zh_TW/index.html" if lang == "en" else "../index.html")
     if lang == "zh_TW":

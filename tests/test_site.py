@@ -163,6 +163,8 @@ def test_index_lists_chapters_in_order_with_their_summaries(book_dir):
     assert 'href="00_environment.html"' in main and 'href="02_network.html"' in main
     assert 'href="03_parse.html"' not in index  # not run: no page, no link
     assert "Summary of 00_environment." in main and "Not run yet." in main
+    tooltips = json.loads(re.search(r"var summaries = (\{.*?\});", page(book_dir, "01_introduction.html")).group(1))
+    assert tooltips["00_environment"] == "Summary of 00_environment."  # the sidebar's tooltips
     sidebar = index[index.index('bd-sidebar-primary'):index.index('<article')]
     assert [sidebar.index(f'href="{n}.html"') for n in ("00_environment", "01_introduction", "02_network")] == \
         sorted(sidebar.index(f'href="{n}.html"') for n in ("00_environment", "01_introduction", "02_network"))
