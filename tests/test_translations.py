@@ -88,3 +88,16 @@ def test_glossary_terms_are_used_where_their_english_is(pot):
                     if f" {en}" in f" {low}" and zh not in m.string and "`" not in m.id:
                         wrong.append((po_path.stem, en, m.string[:40]))
     assert not wrong, wrong
+
+
+def test_trtlab_book_check_translations_command(capsys):
+    """`trtlab book --check-translations --only sphinx,status`: one line per page, the exit status says."""
+    from trtlab import cli
+
+    code = cli.main(["book", "--check-translations", "--only", "sphinx,status"])
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["zh_TW sphinx", "zh_TW status"]
+    assert code == (0 if all(line.endswith("— ok") for line in out) else 1)
+    import re
+
+    assert re.match(r"zh_TW sphinx: (\d+)/\1 translated, 0 untranslated, 0 fuzzy", out[0]), out[0]  # the UI: complete
