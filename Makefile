@@ -6,25 +6,29 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.trtlab-installed
 OUT    ?= build
 
-.PHONY: book test lab install chromium clean sample
+.PHONY: book test lab install chromium clean sample translations
 
+# uv (a PyPI wheel, put into the venv) downloads and installs the dependencies in parallel;
+# where it cannot be installed, pip does the same job more slowly.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	$(BIN)/python -m pip install -q --no-deps 'tensorrt-stubs>=10.8,<11'
-	# Triton (chapter 11, trtlab serve): the tritonserver binary in nvidia-pytriton and tritonclient 2.51.0
-	# (with perf_analyzer), without their numpy<2 pins; pyproject.toml lists what they need besides.
-	$(BIN)/python -m pip install -q --no-deps 'nvidia-pytriton==0.7.0' 'tritonclient==2.51.0'
+	if $(BIN)/python -m pip install -q --disable-pip-version-check uv; then \
+	  install="$(BIN)/uv pip install -q --python $(BIN)/python"; \
+	else install="$(BIN)/python -m pip install -q"; fi; \
+	$$install -e '.[test]' && $$install --no-deps 'tensorrt-stubs>=10.8,<11' && \
+	$$install --no-deps 'nvidia-pytriton==0.7.0' 'tritonclient==2.51.0'
+	# ^ Triton (chapter 11, trtlab serve): the tritonserver binary in nvidia-pytriton and tritonclient 2.51.0
+	#   (with perf_analyzer), without their numpy<2 pins; pyproject.toml lists what they need besides.
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright's own browser download cannot work here).
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work here),
+# and a CJK font so that the zh-TW pages' screenshots show characters, not boxes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
-	  else echo "chromium missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh-tw 2>/dev/null | grep -q .; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
+	  else echo "chromium or a CJK font missing: sudo apt-get install chromium fonts-noto-cjk (browser tests skip without chromium)"; fi; }
 
 book: $(STAMP)
 	$(BIN)/trtlab book --out $(OUT)
@@ -36,6 +40,11 @@ test: $(STAMP) chromium
 LAB_ARGS ?=
 lab: $(STAMP)
 	$(BIN)/trtlab lab $(LAB_ARGS)
+
+# zh-TW: merge the notebooks' new English into locales/, then list what is left to translate
+translations: $(STAMP)
+	$(BIN)/trtlab book --update-translations
+	$(BIN)/trtlab book --check-translations || true
 
 sample:
 	$(BIN)/python scripts/make_mnist_sample.py

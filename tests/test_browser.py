@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-CHAPTERS = ("00_environment", "01_introduction")  # the two chapters the browser tests render
+CHAPTERS = ("00_environment", "01_introduction", "07_migrating_legacy_code")  # the chapters the browser tests render
 
 
 def _need_chromium() -> None:
@@ -88,7 +88,7 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """`trtlab book --only 00,01` into a tmp folder, through the real command line."""
+    """`trtlab book --only 00,01,07` into a tmp folder, through the real command line (both languages)."""
     _need_chromium()
     for name in CHAPTERS:
         if not (book.NOTEBOOKS / f"{name}.ipynb").exists():
@@ -99,7 +99,7 @@ def built_book(tmp_path_factory) -> Path:
     proc = subprocess.run([sys.executable, "-m", "trtlab.cli", "book", "--only", ",".join(c[:2] for c in CHAPTERS),
                            "--out", str(out), "--artifacts", str(out / "artifacts")],
                           capture_output=True, text=True, env=env, timeout=300)
-    print(f"\ntrtlab book --only 00,01: {time.perf_counter() - start:.1f} s -> {out / 'html'}")
+    print(f"\ntrtlab book --only {','.join(c[:2] for c in CHAPTERS)}: {time.perf_counter() - start:.1f} s -> {out / 'html'}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -113,78 +113,131 @@ def _executed_records(built_book: Path, name: str) -> dict:
 def _no_errors(pg) -> None:
     text = pg.inner_text("body")
     assert "Traceback (most recent call last)" not in text
-    stderr = pg.locator('[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+    stderr = pg.locator(".cell_output .output.stderr").all_inner_texts()  # MyST-NB's classes
     assert not [s for s in stderr if "Error" in s], stderr
+    assert pg.locator(".cell_output .output.traceback").count() == 0
 
 
-def test_index_lists_the_chapters(built_book, page, screenshots):
-    page.goto((built_book / "html" / "index.html").as_uri())
-    rows = page.locator("tr.chapter")
-    names = [rows.nth(i).get_attribute("data-name") for i in range(rows.count())]
-    assert names == sorted(names) and set(CHAPTERS) <= set(names)  # every chapter the book saw, in order
-    for name in CHAPTERS:
-        row = page.locator(f'tr.chapter[data-name="{name}"]')
-        assert row.locator("a.chapter-title").inner_text() == site.title_of(book.NOTEBOOKS / f"{name}.ipynb")
-        assert row.locator("td.status").inner_text() == "executed"
-        assert row.locator("td.time").inner_text().endswith(" s")
-        assert row.locator(".summary").inner_text().strip()
-    assert "tensorrt" in page.locator("footer").inner_text()
-    page.screenshot(path=str(screenshots / "site-index.png"), full_page=True)
+LANGS = ("en", "zh_TW")
+MACHINE_PATHS = re.compile(r"(?<![\w.])/(?:tmp|home|root|work|mnt|Users)/")
+
+
+def _url(built_book: Path, lang: str, page_name: str) -> str:
+    html = built_book / "html" if lang == "en" else built_book / "html" / lang
+    return (html / page_name).as_uri()
+
+
+def _no_machine_paths(pg, built_book: Path) -> None:
+    content = pg.content()
+    assert str(built_book) not in content and str(ROOT) not in content
+    assert not MACHINE_PATHS.findall(pg.inner_text("body")), MACHINE_PATHS.findall(pg.inner_text("body"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_index_lists_the_chapters(built_book, page, screenshots, lang):
+    page.goto(_url(built_book, lang, "index.html"))
+    article = page.locator("article")
+    links = [a.get_attribute("href") for a in article.locator("dl a.reference.internal").all()]
+    assert links == [f"{c}.html" for c in CHAPTERS]  # the chapters that ran, in order
+    summaries = [dd.inner_text().strip() for dd in article.locator("dl dd").all()]
+    assert len(summaries) == len(book.notebooks(None)) and all(len(s) > 20 for s in summaries)  # every chapter
+    sidebar = [a.get_attribute("href") for a in page.locator("nav.bd-docs-nav a.reference.internal").all()]
+    assert [h for h in sidebar if h.rstrip(".html")[:2].isdigit()] == [f"{c}.html" for c in CHAPTERS]
+    assert "status.html" in sidebar
+    tip = page.locator(f'nav.bd-docs-nav a[href="{CHAPTERS[0]}.html"]').get_attribute("title")
+    assert tip and tip.strip() == summaries[0]  # the summary is the sidebar entry's tooltip too
+    other = page.locator("nav.trtlab-lang a.trtlab-lang-link")
+    assert other.get_attribute("href") == ("zh_TW/index.html" if lang == "en" else "../index.html")
+    if lang == "zh_TW":
+        assert page.locator("html").get_attribute("lang") == "zh-TW"
+        assert "章節" in article.inner_text()
+    _no_machine_paths(page, built_book)
+    page.screenshot(path=str(screenshots / f"site-{lang}-index.png"), full_page=True)
     assert page.blocked == []
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_chapter_page(built_book, page, screenshots, name):
-    page.goto((built_book / "html" / "index.html").as_uri())
-    page.locator(f'tr.chapter[data-name="{name}"] a.chapter-title').click()
+def test_chapter_page(built_book, page, screenshots, name, lang):
+    page.goto(_url(built_book, lang, "index.html"))
+    page.locator(f'article dl a[href="{name}.html"]').click()
     page.wait_for_load_state("load")
-    title = site.title_of(book.NOTEBOOKS / f"{name}.ipynb")
-    assert page.locator("h1").first.inner_text().strip().rstrip("¶").strip() == title
+    assert page.url.endswith(f"{name}.html") and (lang == "en") != ("/zh_TW/" in page.url)
+    title = page.locator("article h1").first.inner_text().strip().rstrip("#¶").strip()
+    if lang == "en":
+        assert title == site.title_of(book.NOTEBOOKS / f"{name}.ipynb")
     _no_errors(page)
-    # every value the notebook recorded is on the page
-    records = _executed_records(built_book, name)
-    assert records, f"{name} recorded nothing"
-    shown = {el.get_attribute("data-record"): el.inner_text() for el in page.locator(".trtlab-record").all()}
-    for key, value in records.items():
-        assert key in shown, f"record {key} not shown"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            assert str(value) in shown[key]
-    # images: all loaded from the page itself (base64), none broken
-    sizes = page.eval_on_selector_all(".jp-OutputArea-output img",
-                                      "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+    body = page.inner_text("article")
+    assert "[record]" not in body  # recorded values are for the tests, not for readers
+    assert _executed_records(built_book, name), f"{name} recorded nothing"
+    # images: all loaded from disk, none broken
+    sizes = page.eval_on_selector_all("article img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
     assert all(ok and w > 0 and h > 0 for ok, w, h in sizes), sizes
     footer = page.locator("footer.trtlab-footer").inner_text()
-    assert "Executed with" in footer and "UTC" in footer
-    assert page.locator("nav.top a.trtlab-index").get_attribute("href") == "index.html"
-    page.screenshot(path=str(screenshots / f"site-{name}.png"), full_page=False)
+    assert "tensorrt" in footer.lower() and "UTC" in footer
+    for cls in ("ipynb", "py", "html"):
+        href = page.locator(f"a.trtlab-dl-{cls}").get_attribute("href")
+        assert (Path(page.url[len("file://"):]).parent / href).resolve().stat().st_size > 100
+    assert "trtlab lab" in page.locator(".trtlab-lab-hint").inner_text()
+    assert page.locator("button.copybtn").count() >= 1  # sphinx-copybutton on code cells
+    assert page.locator(".bd-sidebar-secondary nav.page-toc li.toc-entry a").count() >= 1  # in-page contents
+    _no_machine_paths(page, built_book)
+    page.screenshot(path=str(screenshots / f"site-{lang}-{name}.png"), full_page=False)
     assert page.blocked == []
 
 
-def test_a_chapter_has_a_plot_and_navigation_works(built_book, page):
-    page.goto((built_book / "html" / f"{CHAPTERS[0]}.html").as_uri())
-    page.locator("nav.top a.trtlab-next").click()
-    page.wait_for_load_state("load")
-    assert page.url.endswith(f"{CHAPTERS[1]}.html")
-    loaded = page.eval_on_selector_all(".jp-OutputArea-output img",
-                                       "els => els.filter(e => e.complete && e.naturalWidth > 0).length")
+def test_plots_fold_and_load(built_book, page):
+    page.goto(_url(built_book, "en", f"{CHAPTERS[1]}.html"))
+    loaded = page.eval_on_selector_all("article img", "els => els.filter(e => e.complete && e.naturalWidth > 0).length")
     assert loaded >= 1, "no plot image loaded on chapter 01"
-    page.locator("nav.top a.trtlab-prev").click()
-    assert page.url.endswith(f"{CHAPTERS[0]}.html")
+    folded = page.locator(".cell.tag_hide-input details")
+    if folded.count():  # plotting code is folded, and opens on click
+        assert not folded.first.evaluate("d => d.open")
+        folded.first.locator("summary").click()
+        assert folded.first.evaluate("d => d.open")
     assert page.blocked == []
 
 
-def test_widget_static_fallback_in_the_browser(page, tmp_path, screenshots):
-    """A synthetic chapter with an ipywidget: the note and the widget cell's plot, and no script at all."""
-    from test_site import PROV, synthetic_notebook
+def _search(page, url: str) -> set[str]:
+    """The pages a finished search lists (Sphinx adds results one by one, then writes its summary)."""
+    page.goto(url)
+    title = page.locator("#search-results h2")  # "Searching…" until the last result is in
+    _wait(page, lambda: title.count() > 0 and title.inner_text().strip() in ("Search Results", "搜尋結果"), 60,
+          f"the search {url}")
+    return {(a.get_attribute("href") or "").split("?")[0].split("#")[0]
+            for a in page.locator("#search-results ul.search li a").all()}
 
-    path = synthetic_notebook(tmp_path / "notebooks" / "04_widgets.ipynb", "04 · Widgets", widget=True)
-    c = site.chapter_from_source(path)
-    c.executed, c.provenance, c.status, c.seconds = str(path), PROV, "executed", 1.0
-    site.write_site([c], tmp_path / "html", PROV)
-    page.goto((tmp_path / "html" / "04_widgets.html").as_uri())
-    assert page.locator(".trtlab-widget-note").inner_text().startswith("Interactive widget")
-    assert page.eval_on_selector_all("img", "els => els.filter(e => e.naturalWidth > 0).length") >= 2
-    assert page.locator("script[src]").count() == 0
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_search_finds_chapters(built_book, page, screenshots, lang):
+    hrefs = _search(page, _url(built_book, lang, "search.html") + "?q=TensorRT")
+    assert {f"{c}.html" for c in CHAPTERS} <= hrefs, hrefs
+    page.screenshot(path=str(screenshots / f"site-{lang}-search.png"))
+    if lang == "zh_TW":  # Chinese words too (jieba splits them when the index is built)
+        assert "index.html" in _search(page, _url(built_book, lang, "search.html") + "?q=引擎")
+    assert page.blocked == []
+
+
+def test_previous_next_and_language_switch(built_book, page):
+    page.goto(_url(built_book, "en", f"{CHAPTERS[0]}.html"))
+    page.locator("a.right-next").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/html/{CHAPTERS[1]}.html")
+    page.locator("a.left-prev").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/html/{CHAPTERS[0]}.html")
+    page.locator("nav.trtlab-lang a.trtlab-lang-link").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/html/zh_TW/{CHAPTERS[0]}.html")
+    assert "下載" in page.locator(".trtlab-chapter-bar").inner_text()
+    page.locator("a.right-next").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/html/zh_TW/{CHAPTERS[1]}.html")
+    page.locator("nav.trtlab-lang a.trtlab-lang-link").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/html/{CHAPTERS[1]}.html")
+    page.goto(_url(built_book, "zh_TW", "status.html"))
+    assert "已執行" in page.locator("table.trtlab-status").inner_text()
     assert page.blocked == []
 
 

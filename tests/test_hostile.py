@@ -451,10 +451,17 @@ def test_a_corrupted_book_json_is_no_previous_run(case, tmp_path):
 
 
 def test_status_values_are_escaped_in_html_attributes(tmp_path):
+    """A book.json/status value with quotes and tags reaches the status page as text, not as markup
+    (rendered for real through the Sphinx book, English only)."""
+    from trtlab import render
+
     c = site.Chapter(name='00_x" onclick="alert(1)', title="t", status='failed" onmouseover="alert(2)',
                      error='"><script>alert(3)</script>')
-    page = site.write_index([c], tmp_path).read_text()
+    render.write_book([c], tmp_path, {"backend": "b", "version": "v", "device": "d", "python": "3", "date": "now"},
+                      languages=["en"])
+    page = (tmp_path / "html" / "status.html").read_text()
     assert "onclick=\"alert" not in page and "onmouseover=\"alert" not in page and "<script>alert" not in page
+    assert "&lt;script&gt;alert(3)" in page  # shown, escaped
 
 
 # --- 8: the lab token is not in the process list ---------------------------------------------

@@ -1,5 +1,5 @@
-"""The static site of ``trtlab book`` on small synthetic executed notebooks (fast: no papermill,
-no TensorRT probe). The browser tests (tests/test_browser.py) check the real book."""
+"""The book ``trtlab book`` renders (Sphinx + MyST-NB, English and zh-TW) from small synthetic
+executed notebooks (no papermill, no TensorRT probe). The browser tests check the real book."""
 from __future__ import annotations
 
 import base64
@@ -7,6 +7,7 @@ import json
 import os
 import re
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from trtlab import site
+from trtlab import render, site
 from trtlab.recorder import MIME as RECORD_MIME
 from conftest import stop
 
@@ -40,17 +41,21 @@ def record_output(name: str, value) -> dict:
 
 
 def synthetic_notebook(path: Path, title: str, summary: str = "What this chapter shows.", *,
-                       error: bool = False, widget: bool = False) -> Path:
+                       error: bool = False, widget: bool = False, paths: tuple[str, ...] = ()) -> Path:
     """An executed-looking notebook: heading + summary, a printed line, a plot, a record."""
     cells = [
+        v4.new_code_cell("# Parameters\nARTIFACTS = '/somewhere/artifacts'\n", execution_count=0,
+                         metadata={"tags": ["injected-parameters"]}),
         v4.new_markdown_cell(f"# {title}\n\n{summary}\n\nMore text with maths $y = x^2$."),
         v4.new_code_cell("N: int = 2  # parameter", metadata={"tags": ["parameters"]}, execution_count=1),
         v4.new_code_cell("print('hello from', N)", execution_count=2,
                          outputs=[v4.new_output("stream", name="stdout", text="hello from 2\n")]),
-        v4.new_code_cell("plot()", execution_count=3,
+        v4.new_code_cell("fig, ax = plt.subplots()\nax.plot([1, 2])", execution_count=3,
                          outputs=[v4.new_output("display_data", data={"image/png": png(),
                                                                        "text/plain": "<Figure size 4x3>"})]),
-        v4.new_code_cell("trtlab.record('accuracy', 0.98)", execution_count=4,
+        v4.new_code_cell("print('saved', ENGINE)", execution_count=4, outputs=[
+            v4.new_output("stream", name="stdout", text="".join(f"saved {p}\n" for p in paths))]),
+        v4.new_code_cell("trtlab.record('accuracy', 0.98)", execution_count=5,
                          outputs=[record_output("accuracy", 0.98), record_output("sizes", [1, 2, 3])]),
     ]
     if widget:
@@ -65,7 +70,8 @@ def synthetic_notebook(path: Path, title: str, summary: str = "What this chapter
             v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
                           traceback=["Traceback (most recent call last)", "ZeroDivisionError: division by zero"])]))
     nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                               "language": "python"}})
+                                                               "language": "python"},
+                                                "trtlab": {"summary": summary}})
     if widget:
         nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
                                                                                  "version_minor": 0}}
@@ -76,10 +82,12 @@ def synthetic_notebook(path: Path, title: str, summary: str = "What this chapter
 
 @pytest.fixture(scope="module")
 def book_dir(tmp_path_factory) -> Path:
-    """Three chapters: 00 executed, 01 executed (with a widget), 02 failed, 03 not run."""
+    """Four chapters: 00 executed, 01 executed (with a widget), 02 failed, 03 not run; both languages."""
     out = tmp_path_factory.mktemp("book")
+    art = out / "art"
     nbs = out / "notebooks"
-    specs = [("00_environment", "00 · Environment", {}), ("01_introduction", "01 · Introduction", {"widget": True}),
+    specs = [("00_environment", "00 · Environment", {"paths": (f"{art}/lenet.engine", "/tmp/pytest-of-x/y/z.onnx")}),
+             ("01_introduction", "01 · Introduction", {"widget": True}),
              ("02_network", "02 · A network from scratch", {"error": True}), ("03_parse", "03 · Parse", None)]
     chapters = []
     for name, title, kw in specs:
@@ -95,7 +103,10 @@ def book_dir(tmp_path_factory) -> Path:
             c.error = "cell 6: ZeroDivisionError: division by zero"
             c.failed_cell = site._failed_cell(c.error)
         chapters.append(c)
-    site.write_site(chapters, out / "html", PROV)
+    start = time.perf_counter()
+    index = render.write_book(chapters, out, PROV, artifacts=art)
+    print(f"render.write_book, 3 chapters, en + zh_TW: {time.perf_counter() - start:.1f} s")
+    assert index == out / "html" / "index.html"
     return out
 
 
@@ -103,10 +114,34 @@ def page(book_dir: Path, name: str) -> str:
     return (book_dir / "html" / name).read_text(encoding="utf-8")
 
 
-def nav(text: str) -> dict[str, str]:
-    """The links of a chapter page's top navigation bar, by role (nbconvert sorts attributes)."""
-    bar = re.search(r'<nav class="trtlab-nav top">(.*?)</nav>', text, re.S).group(1)
-    return dict(re.findall(r'<a class="trtlab-(\w+)" href="([^"]*)"', bar))
+def prev_next(text: str) -> dict[str, str]:
+    """The theme's previous/next links at the foot of a page."""
+    return dict(re.findall(r'<a class="(left-prev|right-next)"\s+href="([^"]*)"', text))
+
+
+_EXTERNAL = re.compile(r"""<(script|link|img|iframe|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""",
+                       re.IGNORECASE)
+
+
+def external_resources(text: str) -> list[str]:
+    """URLs a page would fetch from another host (scripts, stylesheets, images, frames)."""
+    return [m.group(2) for m in _EXTERNAL.finditer(text)]
+
+
+def test_summary_comes_from_the_notebook_metadata():
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# 04 · Build\n\nA first paragraph.")],
+                         metadata={"trtlab": {"summary": "  The builder,\n in one line. "}})
+    assert site.summary_of(nb) == "The builder, in one line."
+    del nb.metadata["trtlab"]
+    assert site.summary_of(nb) == "A first paragraph."
+
+
+def test_every_notebook_has_a_one_line_summary():
+    from trtlab import book
+
+    for path in book.notebooks(None):
+        summary = nbformat.read(path, as_version=4).metadata.get("trtlab", {}).get("summary", "")
+        assert 40 <= len(summary) <= 200 and "\n" not in summary, path.name
 
 
 def test_title_and_summary_from_first_markdown():
@@ -119,62 +154,130 @@ def test_title_and_summary_from_first_markdown():
     assert len(site.summary_of(long)) <= 220 and site.summary_of(long).endswith("…")
 
 
-def test_index_lists_chapters_in_order_with_status_and_time(book_dir):
+def test_index_lists_chapters_in_order_with_their_summaries(book_dir):
     index = page(book_dir, "index.html")
+    main = index[index.index('<article'):]
     titles = ["00 · Environment", "01 · Introduction", "02 · A network from scratch", "03 · Parse"]
-    positions = [index.index(t) for t in titles]
+    positions = [main.index(t) for t in titles]
     assert positions == sorted(positions)
-    assert 'href="00_environment.html"' in index and 'href="02_network.html"' in index
+    assert 'href="00_environment.html"' in main and 'href="02_network.html"' in main
     assert 'href="03_parse.html"' not in index  # not run: no page, no link
-    assert "Summary of 00_environment." in index
-    assert ">executed<" in index and ">failed at cell 6<" in index and ">not run<" in index
-    assert "1.2 s" in index or "1.3 s" in index
-    assert "2 of 4 chapters executed" in index
-    assert "tensorrt_rtx 1.7.0" in index
+    assert "Summary of 00_environment." in main and "Not run yet." in main
+    tooltips = json.loads(re.search(r"var summaries = (\{.*?\});", page(book_dir, "01_introduction.html")).group(1))
+    assert tooltips["00_environment"] == "Summary of 00_environment."  # the sidebar's tooltips
+    sidebar = index[index.index('bd-sidebar-primary'):index.index('<article')]
+    assert [sidebar.index(f'href="{n}.html"') for n in ("00_environment", "01_introduction", "02_network")] == \
+        sorted(sidebar.index(f'href="{n}.html"') for n in ("00_environment", "01_introduction", "02_network"))
 
 
-def test_chapter_pages_have_prev_next_index_links_and_footer(book_dir):
+def test_status_page_has_status_time_and_machine(book_dir):
+    status = page(book_dir, "status.html")
+    rows = re.findall(r'<tr class="chapter" data-name="(\w+)">.*?<td class="status ([\w-]+)"[^>]*>\s*([^<]*)</td>\s*'
+                      r'<td class="time">([^<]*)</td>', status, re.S)
+    assert [(n, cls, text.strip(), t) for n, cls, text, t in rows] == [
+        ("00_environment", "executed", "executed", "1.2 s"), ("01_introduction", "executed", "executed", "1.2 s"),
+        ("02_network", "failed", "failed at cell 6", "1.2 s"), ("03_parse", "not-run", "not run", "—")]
+    assert "2 of 4 chapters executed." in status
+    assert "tensorrt_rtx 1.7.0" in status and "CPU only" in status
+    zh = page(book_dir, "zh_TW/status.html")
+    assert "於第 6 格失敗" in zh and "已執行" in zh and "未執行" in zh and "共 4 章，已執行 2 章。" in zh
+
+
+def test_chapter_pages_have_prev_next_downloads_lab_hint_and_footer(book_dir):
     first, second, third = (page(book_dir, f) for f in ("00_environment.html", "01_introduction.html",
                                                          "02_network.html"))
-    assert nav(first) == {"index": "index.html", "next": "01_introduction.html",
-                          "notebook": "../notebooks/00_environment.ipynb"}
-    assert nav(second)["prev"] == "00_environment.html" and nav(second)["next"] == "02_network.html"
-    assert nav(third)["prev"] == "01_introduction.html" and "next" not in nav(third)
-    for p in (first, second, third):
-        assert 'href="index.html"' in p
+    assert prev_next(first) == {"left-prev": "index.html", "right-next": "01_introduction.html"}
+    assert prev_next(second) == {"left-prev": "00_environment.html", "right-next": "02_network.html"}
+    assert prev_next(third)["left-prev"] == "01_introduction.html"
+    for name, p in (("00_environment", first), ("01_introduction", second), ("02_network", third)):
         assert "Executed with" in p and "tensorrt_rtx 1.7.0" in p and "2026-11-27 17:30 UTC" in p
-        assert "CPU only" in p
-    assert "<title>00 · Environment — trtlab</title>" in first
+        assert "<code>trtlab lab</code>" in p
+        for ext in ("ipynb", "py", "html"):
+            assert f'href="downloads/{name}.{ext}"' in p
+            assert (book_dir / "html" / "downloads" / f"{name}.{ext}").stat().st_size > 100
+    assert "<title>00 · Environment" in first
+    assert 'id="searchbox"' in first or "search-button" in first  # full-text search
+    assert (book_dir / "html" / "searchindex.js").exists() and (book_dir / "html" / "zh_TW" / "searchindex.js").exists()
+    assert "copybutton.js" in first
     assert not (book_dir / "html" / "03_parse.html").exists()
 
 
+def test_downloads_are_the_notebook_a_script_and_one_offline_page(book_dir):
+    dl = book_dir / "html" / "downloads"
+    nb = nbformat.read(dl / "00_environment.ipynb", as_version=4)
+    from trtlab.recorder import read_records
+
+    assert read_records(nb) == {"accuracy": 0.98, "sizes": [1, 2, 3]}  # the tests' values stay in the download
+    script = (dl / "00_environment.py").read_text()
+    assert "print('hello from', N)" in script and "# # 00 · Environment" in script
+    one = (dl / "00_environment.html").read_text()
+    assert external_resources(one) == [] and 'src="data:image/png;base64,' in one and "hello from 2" in one
+    assert str(book_dir) not in one
+
+
+def test_language_switch_on_every_page(book_dir):
+    for name in ("index", "status", "00_environment", "01_introduction"):
+        en, zh = page(book_dir, f"{name}.html"), page(book_dir, f"zh_TW/{name}.html")
+        assert f'href="zh_TW/{name}.html">繁體中文</a>' in en
+        assert f'href="../{name}.html">English</a>' in zh
+        assert '<html lang="zh-TW"' in zh or "lang=\"zh_TW\"" in zh
+    zh = page(book_dir, "zh_TW/00_environment.html")
+    assert 'href="../downloads/00_environment.ipynb"' in zh and "下載" in zh
+    assert "由 <code>trtlab book</code> 於" in zh
+
+
 def test_pages_fetch_nothing_from_the_network(book_dir):
-    for f in (book_dir / "html").glob("*.html"):
+    pages = list((book_dir / "html").rglob("*.html"))
+    assert len(pages) >= 2 * 6
+    for f in pages:
         text = f.read_text(encoding="utf-8")
-        assert site.external_resources(text) == [], f.name
-        assert "require.js" not in text and "mathjax" not in text.lower().replace("mathjax_", "")
-        assert "cdn" not in text.lower() or "cdnjs" not in text.lower()
+        assert external_resources(text) == [], f.name
+        assert "require.js" not in text and "mathjax" not in text.lower(), f.name
+    for f in (book_dir / "html" / "_static").rglob("*.css"):
+        assert not re.search(r"@import\s+url\(\s*['\"]?https?:", f.read_text(errors="replace")), f.name
 
 
 def test_external_resources_detects_cdn_scripts():
-    assert site.external_resources('<script src="https://cdn.x/require.js"></script>'
-                                   '<link rel="stylesheet" href="//fonts.example/x.css">'
-                                   '<img src="data:image/png;base64,AAA"><a href="https://ok.org">ok</a>') == [
+    assert external_resources('<script src="https://cdn.x/require.js"></script>'
+                              '<link rel="stylesheet" href="//fonts.example/x.css">'
+                              '<img src="data:image/png;base64,AAA"><a href="https://ok.org">ok</a>') == [
         "https://cdn.x/require.js", "//fonts.example/x.css"]
 
 
-def test_plots_records_and_widgets_render_statically(book_dir):
+def test_records_hidden_plots_folded_widgets_static(book_dir):
     first, second = page(book_dir, "00_environment.html"), page(book_dir, "01_introduction.html")
-    assert first.count('src="data:image/png;base64,') >= 1
-    assert 'data-record="accuracy"' in first and "0.98" in first and "[1, 2, 3]" in first
+    assert first.count('src="_images/') + first.count('src="data:image/png') >= 1
+    assert "[record]" not in first and "trtlab.record(" not in first  # the cell that only records is gone
+    assert "/somewhere/artifacts" not in first  # papermill's injected parameters are not shown
     assert "hello from 2" in first
+    assert re.search(r'class="cell tag_hide-input[^"]*"', first)  # the plotting code folds
     assert "widget-view+json" not in second and "widget-state" not in second
     assert "Interactive widget" in second and "trtlab lab" in second
-    assert second.count('src="data:image/png;base64,') >= 2  # the widget cell's static plot too
-    assert "Traceback" in page(book_dir, "02_network.html")  # errors are shown, not hidden
+    assert "Traceback" in page(book_dir, "02_network.html") or "ZeroDivisionError" in page(book_dir, "02_network.html")
 
 
-def test_widget_shows_its_controls_and_captured_output(tmp_path):
+def test_no_absolute_machine_path_on_any_page(book_dir):
+    first = page(book_dir, "00_environment.html")
+    assert "saved artifacts/lenet.engine" in first and "saved …/z.onnx" in first
+    for f in (book_dir / "html").rglob("*.html"):
+        text = f.read_text(encoding="utf-8")
+        assert str(book_dir) not in text and "/tmp/" not in text and str(Path.home()) + "/" not in text, f.name
+
+
+def test_output_never_breaks_inside_a_word(book_dir):
+    css = (book_dir / "html" / "_static" / "trtlab.css").read_text()
+    assert "word-break: normal" in css
+    assert "trtlab.css" in page(book_dir, "00_environment.html")
+
+
+def test_publishable_does_not_touch_the_executed_notebook(book_dir):
+    path = book_dir / "notebooks" / "00_environment.ipynb"
+    before = path.read_text()
+    render.publishable(nbformat.read(path, as_version=4), book_dir)
+    assert path.read_text() == before and RECORD_MIME in before
+
+
+def test_widget_shows_its_controls_and_captured_output():
     """interact(...) under papermill: the plot lives in the widget state's Output model."""
     cell = v4.new_code_cell("interact(f, n=(1, 10))", execution_count=1, outputs=[v4.new_output(
         "display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "box"},
@@ -187,22 +290,21 @@ def test_widget_shows_its_controls_and_captured_output(tmp_path):
             {"output_type": "display_data", "metadata": {}, "data": {"image/png": png(), "text/plain": "<Fig>"}},
             dict(record_output("best_batch", 8))]}},
     }
-    nb = v4.new_notebook(cells=[cell], metadata={"widgets": {site.WIDGET_STATE: {"state": state}}})
-    path = tmp_path / "w.ipynb"
-    nbformat.write(nb, path)
-    site.render(path, tmp_path / "w.html")
-    text = (tmp_path / "w.html").read_text()
-    assert "Interactive widget (n = 3)" in text and "n is 3" in text
-    assert 'src="data:image/png;base64,' in text and 'data-record="best_batch"' in text
-    assert "widget-view+json" not in text and "interactive(children" not in text
-    assert site.external_resources(text) == []
+    nb = v4.new_notebook(cells=[cell], metadata={"widgets": {render.WIDGET_STATE: {"state": state}}})
+    pub = render.publishable(nb)
+    outs = pub.cells[0].outputs
+    assert "Interactive widget (n = 3)" in outs[0].data["text/html"] and "text/plain" not in outs[0].data
+    assert [o.get("text") for o in outs[1:2]] == ["n is 3\n"] and "image/png" in outs[2].data
+    assert len(outs) == 3  # the record the widget captured is hidden too
+    assert "widgets" not in pub.metadata
 
 
-def test_prepare_does_not_touch_the_executed_notebook(book_dir):
-    path = book_dir / "notebooks" / "00_environment.ipynb"
-    before = path.read_text()
-    site.prepare(nbformat.read(path, as_version=4))
-    assert path.read_text() == before and RECORD_MIME in before
+def test_relative_paths():
+    pairs = [("/a/b/artifacts", "artifacts"), ("/a/b", ".")]
+    assert render.relative_paths("saved /a/b/artifacts/x.engine and /a/b/notebooks", pairs) == \
+        "saved artifacts/x.engine and ./notebooks"
+    assert render.relative_paths("at /tmp/tmpab12/model.onnx.", []) == "at …/model.onnx."
+    assert render.relative_paths("ratio 3/4 and http://x/tmp/y", []) == "ratio 3/4 and http://x/tmp/y"
 
 
 def test_select_accepts_several_names(monkeypatch, tmp_path):
@@ -235,6 +337,7 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
                            out)
 
     monkeypatch.setattr(book, "execute", fake_execute)
+    monkeypatch.setattr(render, "LANGUAGES", ("en",))  # the languages are book_dir's business; faster
     out = tmp_path / "out"
     fail_on = "01_b"
     assert site.build_book(only=None, out=out, artifacts=tmp_path / "art") == 1
@@ -249,12 +352,12 @@ def test_build_book_merges_previous_runs_and_reports_failure(monkeypatch, tmp_pa
     assert summary["00_a"]["executed"] == "notebooks/00_a.ipynb" and summary["02_c"]["executed"] is None
     assert (out / "html" / "01_b.html").exists() and not (out / "html" / "02_c.html").exists()
 
-    fail_on = None  # rerun only 02: 00 and 01 keep their earlier rows (from another folder too)
+    fail_on = None  # rerun only 02: 00 and 01 keep their earlier rows (from another folder too, named relatively)
     monkeypatch.chdir(src)
-    assert site.build_book(only="02", out=out, artifacts=tmp_path / "art") == 0
+    assert site.build_book(only="02", out=Path(os.path.relpath(out, src)), artifacts=tmp_path / "art") == 0
     summary = json.loads((out / "book.json").read_text())
     assert [summary[n]["status"] for n in ("00_a", "01_b", "02_c")] == ["executed", "failed", "executed"]
-    assert nav((out / "html" / "01_b.html").read_text())["next"] == "02_c.html"
+    assert prev_next((out / "html" / "01_b.html").read_text())["right-next"] == "02_c.html"
 
 
 @pytest.mark.parametrize("case", ["out-under-a-file", "artifacts-under-a-file", "timeout",
@@ -346,16 +449,11 @@ def test_trtlab_lab_prints_the_url_and_serves_the_notebooks():
         stop(proc)
 
 
-def test_progress_bar_redraws_render_as_their_last_state(tmp_path):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("build()")
-    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"\rbuilding: {i}/3")
-                    for i in range(4)] + [nbformat.v4.new_output("stream", name="stderr", text="\n")]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Bars"), cell]
-    path = tmp_path / "00_bars.ipynb"
-    nbformat.write(nb, path)
-    site.render(path, tmp_path / "00_bars.html")
-    page = (tmp_path / "00_bars.html").read_text()
-    assert "building: 3/3" in page and "building: 1/3" not in page
+def test_a_log_with_only_ipykernels_tcp_warning_is_not_kept(tmp_path):
+    noise = ("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
+             "(including code and outputs) is sent in plain text and is susceptible to eavesdropping.\n")
+    (tmp_path / "a.log").write_text(noise)
+    (tmp_path / "b.log").write_text(noise + "[TRT] [E] IBuilder::buildSerializedNetwork: error\n")
+    (tmp_path / "c.log").write_text("")
+    assert site._noise_only(tmp_path / "a.log") and site._noise_only(tmp_path / "c.log")
+    assert not site._noise_only(tmp_path / "b.log")

@@ -50,6 +50,10 @@ def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--artifacts", metavar="DIR", type=Path, default=None,
                    help="folder notebooks share models/engines through (default: artifacts/)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell before giving up (default 600)")
+    p.add_argument("--check-translations", action="store_true",
+                   help="run nothing: list each page's untranslated and fuzzy messages (locales/zh_TW); exit 1 if any")
+    p.add_argument("--update-translations", action="store_true",
+                   help="run nothing: merge the notebooks' current English text into the locales/ catalogs")
 
 
 def cmd_book(args: argparse.Namespace) -> int:
@@ -65,6 +69,18 @@ def cmd_book(args: argparse.Namespace) -> int:
         check_output(args.out / "notebooks" / src.name, (src,), "--out")
     check_output(args.out / "book.json", (), "--out")
 
+    if args.check_translations or args.update_translations:
+        import tempfile
+
+        from . import render
+
+        with tempfile.TemporaryDirectory(prefix="trtlab-gettext-") as work:
+            if args.update_translations:
+                for po in render.update_catalogs(Path(work)):
+                    print(f"updated {po.relative_to(render.LOCALES.parent)}")
+                return 0
+            return render.print_check(render.check_catalogs(pot_dir=render.extract_messages(Path(work))),
+                                      only=args.only)
     return site.build_book(only=args.only, out=args.out, artifacts=args.artifacts, timeout=args.timeout)
 
 
@@ -366,6 +382,9 @@ examples:
   trtlab book                          every chapter, in order -> build/html/index.html
   trtlab book --only 04                one chapter (name contains 04); the index keeps the other rows
   trtlab book --only 00,01 --out /tmp/book
+  trtlab book --check-translations     which zh-TW pages still have untranslated or fuzzy messages
+  trtlab book --check-translations --only 08   and the messages of chapter 08 still to translate
+  trtlab book --update-translations    after editing a notebook: new English messages into locales/
 
 A failing cell stops the run: the chapters after it are marked 'not run', the site is still
 written, and the exit status is 1. Kernel output (TensorRT's C++ log) goes to DIR/logs/.""",

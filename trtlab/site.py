@@ -1,23 +1,17 @@
 """``trtlab book`` and ``trtlab lab``: the static HTML site and JupyterLab.
 
-``build_book`` runs the chapters in order (``trtlab.book.execute``), then writes
-``DIR/html/index.html`` and one page per chapter, rendered by nbconvert from the executed
-notebook, plus ``DIR/book.json``. The site works opened from disk with no network: no
-require.js, MathJax, Mermaid or widget-manager script is fetched from a CDN; ipywidgets
-show a note and the static output their cell also produced; ``trtlab.record`` values are
-shown as styled ``name = value`` lines.
+``build_book`` runs the chapters in order (``trtlab.book.execute``), then has
+``trtlab.render`` (Sphinx + MyST-NB) write the book from the executed notebooks, in English
+(``DIR/html/``) and Traditional Chinese (``DIR/html/zh_TW/``), plus ``DIR/book.json``.
 
 ``lab_command`` / ``run_lab`` start JupyterLab on the notebooks folder on 127.0.0.1.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import datetime as _dt
-import html
 import json
-import logging
 import os
 import platform
 import re
@@ -29,12 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import book
+from . import book, render
 from .common import UserError, artifacts_dir, atomic_write, check_output, fds_to, output_folder, repo_root
-from .recorder import MIME as RECORD_MIME, preview
 
-BOOK_TITLE = "trtlab — Tensor to TensorRT"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # --- reading a notebook ---------------------------------------------------------------------
 
@@ -68,7 +59,10 @@ def _plain_markdown(text: str) -> str:
 
 
 def summary_of(nb: Any, limit: int = 220) -> str:
-    """The first paragraph (not a heading) of the first markdown cell that has one, one line."""
+    """The notebook's one-line summary (``metadata.trtlab.summary``), else its first paragraph, cut."""
+    given = (nb.metadata.get("trtlab") or {}).get("summary") if "metadata" in nb else None
+    if isinstance(given, str) and given.strip():
+        return " ".join(given.split())
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -105,16 +99,6 @@ def provenance() -> dict[str, str]:
         "python": platform.python_version(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-
-
-def footer_html(prov: dict[str, str] | None) -> str:
-    if not prov:
-        return '<footer class="trtlab-footer">Not executed by trtlab book.</footer>'
-    e = {k: html.escape(str(v)) for k, v in prov.items()}
-    return ('<footer class="trtlab-footer">Executed with '
-            f'<span class="trtlab-backend">{e.get("backend", "?")} {e.get("version", "")}</span> on '
-            f'<span class="trtlab-device">{e.get("device", "?")}</span>, Python {e.get("python", "?")}, '
-            f'<time>{e.get("date", "?")}</time> by <code>trtlab book</code>.</footer>')
 
 
 # --- chapters -------------------------------------------------------------------------------
@@ -158,232 +142,6 @@ def _failed_cell(error: str) -> int | None:
 def chapter_from_source(path: Path) -> Chapter:
     nb = _read(path)
     return Chapter(name=path.stem, title=title_of(nb, path.stem), summary=summary_of(nb))
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-CSS = """
-.trtlab-nav { display: flex; gap: 1.5em; align-items: baseline; padding: 0.6em 1em; margin: 0 0 1em 0;
-  background: #f3f5f7; border-bottom: 1px solid #d0d7de; font-family: system-ui, sans-serif; font-size: 14px; }
-.trtlab-nav a { text-decoration: none; color: #0b5cad; }
-.trtlab-nav .trtlab-spacer { flex: 1; }
-.trtlab-nav.bottom { border-top: 1px solid #d0d7de; border-bottom: none; margin: 2em 0 0 0; }
-.trtlab-footer { padding: 0.6em 1em 1.5em 1em; color: #57606a; font-family: system-ui, sans-serif; font-size: 13px; }
-.trtlab-record { font-family: var(--jp-code-font-family, monospace); font-size: 13px; padding: 2px 8px;
-  margin: 1px 0; border-left: 3px solid #2da44e; background: #f0fff4; display: inline-block; }
-.trtlab-record .trtlab-record-tag { color: #2da44e; font-weight: 600; margin-right: 0.4em; }
-.trtlab-record .trtlab-record-name { font-weight: 600; }
-.trtlab-widget-note { font-family: system-ui, sans-serif; font-size: 13px; padding: 4px 8px;
-  border: 1px dashed #8c959f; background: #f6f8fa; color: #57606a; }
-"""
-
-INDEX_CSS = """
-body { font-family: system-ui, sans-serif; margin: 0; color: #1f2328; }
-main { max-width: 1000px; margin: 0 auto; padding: 1em 1.5em; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 0.5em 0.6em; border-bottom: 1px solid #d0d7de; vertical-align: top; }
-th { font-size: 13px; color: #57606a; }
-td.num, td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.summary { color: #57606a; font-size: 14px; margin-top: 0.2em; }
-.status { white-space: nowrap; font-size: 13px; font-weight: 600; }
-.status.executed { color: #1a7f37; } .status.failed { color: #cf222e; } .status.not-run { color: #8c959f; }
-a { color: #0b5cad; text-decoration: none; }
-.trtlab-footer { padding: 1.5em 0; color: #57606a; font-size: 13px; }
-"""
-
-# nbconvert's lab template without any script that would be fetched from the network.
-CHAPTER_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block extra_css -%}<style type="text/css">{{ resources.trtlab.css }}</style>{%- endblock extra_css -%}
-{%- block body_header -%}
-{{ super() }}
-{{ resources.trtlab.nav_top }}
-{%- endblock body_header -%}
-{%- block body_footer -%}
-{{ resources.trtlab.nav_bottom }}
-{{ resources.trtlab.footer }}
-{{ super() }}
-{%- endblock body_footer -%}
-"""
-
-
-def _record_html(item: Any) -> str:
-    if isinstance(item, str):
-        item = json.loads(item)
-    shown = preview(item.get("value"))  # as the text/plain fallback and JupyterLab show it
-    return ('<div class="trtlab-record" data-record="{n}"><span class="trtlab-record-tag">[record]</span>'
-            '<span class="trtlab-record-name">{n}</span> = <span class="trtlab-record-value">{v}</span></div>'
-            ).format(n=html.escape(str(item.get("name"))), v=html.escape(shown))
-
-
-WIDGET_NOTE = ('<div class="trtlab-widget-note">Interactive widget{controls}: open this chapter in JupyterLab '
-               '(<code>trtlab lab</code>) to use it.{fallback}</div>')
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-
-
-def _widget_static(model_id: str, state: dict[str, Any], seen: set[str] | None = None
-                   ) -> tuple[list[str], list[Any]]:
-    """The controls' values (``n = 3``) and the outputs captured by the Output widgets under a widget."""
-    seen = set() if seen is None else seen
-    if model_id in seen or model_id not in state:
-        return [], []
-    seen.add(model_id)
-    model = state[model_id]
-    st = model.get("state", {})
-    controls: list[str] = []
-    outputs: list[Any] = list(st.get("outputs", [])) if model.get("model_name") == "OutputModel" else []
-    value = st.get("value")
-    labels, index = st.get("_options_labels"), st.get("index")
-    if isinstance(labels, list) and isinstance(index, int) and 0 <= index < len(labels):  # selection widgets
-        value = labels[index]
-    if value is not None and st.get("description") and not isinstance(value, (dict, list)):
-        controls.append(f"{st['description']} = {value!r}")
-    for child in st.get("children", []) or []:
-        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            c, o = _widget_static(child[len("IPY_MODEL_"):], state, seen)
-            controls += c
-            outputs += o
-    return controls, outputs
-
-
-def prepare(nb: Any) -> Any:
-    """A copy ready for a static page: records styled, widgets replaced by their static fallback.
-
-    A widget shows a note, the values its controls had, and what its Output widgets captured
-    when the notebook ran (papermill stores that in the notebook's widget state).
-    """
-    import nbformat
-
-    nb = copy.deepcopy(nb)
-    state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    for cell in nb.cells:
-        if "outputs" not in cell:
-            continue
-        new_outputs = []
-        for out in cell.outputs:
-            data = out.get("data")
-            if data and WIDGET_MIME in data:
-                view = data.pop(WIDGET_MIME)
-                controls, captured = _widget_static(view.get("model_id", "") if isinstance(view, dict) else "",
-                                                    state)
-                plain = data.get("text/plain", "")
-                fallback = f"<pre>{html.escape(plain)}</pre>" if plain and not captured and not plain.startswith(
-                    ("interactive(", "VBox(", "HBox(", "Output(", "Tab(", "Accordion(")) else ""
-                shown = f" ({html.escape(', '.join(controls))})" if controls else ""
-                if not any(k.startswith("image/") or k == "text/html" for k in data):
-                    data["text/html"] = WIDGET_NOTE.format(controls=shown, fallback=fallback)
-                new_outputs.append(out)
-                new_outputs += [nbformat.from_dict(o) for o in captured]
-                continue
-            new_outputs.append(out)
-        for out in new_outputs:
-            data = out.get("data")
-            if data and RECORD_MIME in data:
-                data["text/html"] = _record_html(data[RECORD_MIME])
-                del data[RECORD_MIME]
-        cell.outputs = new_outputs
-    return nb
-
-
-def _nav(chapters: list[Chapter], i: int, where: str) -> str:
-    with_pages = [c for c in chapters if c.has_page]
-    me = chapters[i]
-    pos = next((k for k, c in enumerate(with_pages) if c.name == me.name), None)
-    prev = with_pages[pos - 1] if pos is not None and pos > 0 else None
-    nxt = with_pages[pos + 1] if pos is not None and pos + 1 < len(with_pages) else None
-    parts = ['<a class="trtlab-index" href="index.html">↑ Contents</a>']
-    parts.append(f'<a class="trtlab-prev" href="{prev.page}" rel="prev">← {html.escape(prev.title)}</a>'
-                 if prev else '<span class="trtlab-prev"></span>')
-    parts.append('<span class="trtlab-spacer"></span>')
-    if me.executed:
-        parts.append(f'<a class="trtlab-notebook" href="../notebooks/{html.escape(Path(me.executed).name)}">'
-                     'executed notebook</a>')
-    parts.append(f'<a class="trtlab-next" href="{nxt.page}" rel="next">{html.escape(nxt.title)} →</a>'
-                 if nxt else '<span class="trtlab-next"></span>')
-    return f'<nav class="trtlab-nav {where}">{"".join(parts)}</nav>'
-
-
-def _exporter() -> Any:
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors.coalescestreams import CoalesceStreamsPreprocessor
-
-    exporter = HTMLExporter(template_name="lab", template_file="trtlab_chapter.html.j2",
-                            extra_loaders=[DictLoader({"trtlab_chapter.html.j2": CHAPTER_TEMPLATE})])
-    # A progress bar arrives as many stream chunks separated by \r: show its last state only,
-    # as a terminal or JupyterLab would, not every redraw.
-    exporter.register_preprocessor(CoalesceStreamsPreprocessor(), enabled=True)
-    quiet = logging.getLogger("trtlab.nbconvert")  # not one "alternative text is missing" line per plot
-    quiet.setLevel(logging.ERROR)
-    exporter.log = quiet
-    return exporter
-
-
-def render(executed: Path, out_html: Path, chapters: list[Chapter] | None = None, index: int = 0,
-           exporter: Any = None) -> None:
-    """One chapter page from an executed notebook, with navigation and the provenance footer."""
-    nb = _read(executed)
-    if chapters is None:
-        chapters = [Chapter(executed.stem, title_of(nb, executed.stem), executed=str(executed))]
-        index = 0
-    me = chapters[index]
-    nb.metadata["title"] = f"{me.title} — trtlab"
-    resources = {"trtlab": {"css": CSS, "nav_top": _nav(chapters, index, "top"),
-                            "nav_bottom": _nav(chapters, index, "bottom"), "footer": footer_html(me.provenance)}}
-    body, _ = (exporter or _exporter()).from_notebook_node(prepare(nb), resources=resources)
-    atomic_write(out_html, body.encode("utf-8"))
-    external = external_resources(body)
-    if external:  # e.g. a markdown image from the web: the page will not be complete offline
-        print(f"trtlab book: warning: {out_html.name} loads from the network: {', '.join(external[:5])}",
-              flush=True)
-
-
-def write_index(chapters: list[Chapter], out_dir: Path, prov: dict[str, str] | None = None) -> Path:
-    rows = []
-    for i, c in enumerate(chapters):
-        title = html.escape(c.title)
-        link = f'<a class="chapter-title" href="{c.page}">{title}</a>' if c.has_page else \
-            f'<span class="chapter-title">{title}</span>'
-        seconds = f"{c.seconds:.1f} s" if c.seconds is not None else "—"
-        err = f' title="{html.escape(c.error)}"' if c.error else ""
-        rows.append(f'<tr class="chapter" data-name="{html.escape(c.name)}"><td class="num">{html.escape(c.name[:2])}</td>'
-                    f'<td>{link}<div class="summary">{html.escape(c.summary)}</div></td>'
-                    f'<td class="status {html.escape(c.status.replace(" ", "-"))}"{err}>{html.escape(c.status_text)}</td>'
-                    f'<td class="time">{seconds}</td></tr>')
-    done = sum(c.status == "executed" for c in chapters)
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(BOOK_TITLE)}</title><style>{INDEX_CSS}</style></head><body><main>"
-            f"<h1>{html.escape(BOOK_TITLE)}</h1>"
-            "<p>The chapters of the workbook, executed in order by <code>trtlab book</code>. "
-            "Open one in JupyterLab with <code>trtlab lab</code> to change and rerun it.</p>"
-            f"<p class='count'>{done} of {len(chapters)} chapters executed.</p>"
-            "<table><thead><tr><th>#</th><th>chapter</th><th>status</th><th>run time</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{footer_html(prov)}</main></body></html>")
-    return atomic_write(out_dir / "index.html", page.encode("utf-8"))
-
-
-def write_site(chapters: list[Chapter], html_dir: Path, prov: dict[str, str] | None = None) -> Path:
-    """Every chapter page that has an executed notebook, then the index."""
-    exporter = _exporter()
-    for i, c in enumerate(chapters):
-        if c.has_page:
-            render(Path(c.executed), html_dir / c.page, chapters, i, exporter)  # type: ignore[arg-type]
-        else:
-            (html_dir / c.page).unlink(missing_ok=True)
-    return write_index(chapters, html_dir, prov)
-
-
-_EXTERNAL = re.compile(r"""<(script|link|img|iframe|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""",
-                       re.IGNORECASE)
-
-
-def external_resources(page: str) -> list[str]:
-    """URLs the page would fetch from another host (scripts, stylesheets, images, frames)."""
-    return [m.group(2) for m in _EXTERNAL.finditer(page)]
 
 
 # --- the book -------------------------------------------------------------------------------
@@ -455,6 +213,16 @@ def _output_to(path: Path) -> Iterator[None]:
         yield
 
 
+# What every kernel says on its way up, and nothing a reader needs (ipykernel 7 on a TCP transport).
+_KERNEL_NOISE = re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\b")
+
+
+def _noise_only(log: Path) -> bool:
+    """True when a kernel's log holds nothing but ipykernel's start-up warning (or nothing at all)."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return all(_KERNEL_NOISE.match(line) for line in lines)
+
+
 def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Path | None = None,
                timeout: int = 600) -> int:
     """Execute the chosen chapters in order (stopping at the first failure) and write the site.
@@ -495,11 +263,10 @@ def build_book(only: str | None = None, out: Path = Path("build"), artifacts: Pa
     try:  # book.json after every chapter: a run killed halfway leaves a true one
         failed = _run_chapters(paths, chapters, out, artifacts, timeout, prov,
                                lambda: _write_json(every, as_on_disk(), out))
-    except KeyboardInterrupt:
-        chapters = as_on_disk()
-        _write_status(every, chapters, out, prov)
+    except KeyboardInterrupt:  # book.json true to what is on disk; the site is rendered by a finished run only
+        _write_json(every, as_on_disk(), out)
         raise
-    index = _write_status(every, chapters, out, prov)
+    index = _write_status(every, chapters, out, prov, artifacts)
     ran = [chapters[p.stem] for p in paths]
     ok = sum(c.status == "executed" for c in ran)
     print(f"{ok}/{len(paths)} notebooks in {time.perf_counter() - start:.0f} s; site: {index}")
@@ -518,7 +285,7 @@ def _run_chapters(paths: list[Path], chapters: dict[str, Chapter], out: Path, ar
         log = out / "logs" / f"{path.stem}.log"
         with _output_to(log):  # what the kernel writes to its stdout/stderr goes to a log
             r = book.execute(path, out / "notebooks" / path.name, artifacts=artifacts, timeout=timeout)
-        if log.exists() and log.stat().st_size == 0:
+        if log.exists() and _noise_only(log):
             log.unlink()
         c.seconds, c.error, c.records = r.seconds, r.error, r.records
         c.executed = str(r.output) if r.output and r.output.exists() else None
@@ -537,9 +304,10 @@ def _run_chapters(paths: list[Path], chapters: dict[str, Chapter], out: Path, ar
     return failed
 
 
-def _write_status(every: list[Path], chapters: dict[str, Chapter], out: Path, prov: dict[str, str]) -> Path:
-    """The site and ``DIR/book.json`` for the chapters as they stand."""
-    index = write_site([chapters[p.stem] for p in every], out / "html", prov)
+def _write_status(every: list[Path], chapters: dict[str, Chapter], out: Path, prov: dict[str, str],
+                  artifacts: Path | None = None) -> Path:
+    """The book (both languages, through Sphinx) and ``DIR/book.json`` for the chapters as they stand."""
+    index = render.write_book([chapters[p.stem] for p in every], out, prov, artifacts=artifacts)
     _write_json(every, chapters, out)
     return index
 
