@@ -413,6 +413,8 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     """Configure and run ``builder.build_serialized_network``; time it; raise UserError on failure."""
     options = options or BuildOptions()
     trt = trt or backend.load()
+    if options.compute_capabilities is None and (auto := backend.default_targets(backend.name_of(trt))):
+        options = dataclasses.replace(options, compute_capabilities=auto)  # a GPU it runs on: build for it
     if network.num_outputs == 0 or network.num_inputs == 0:
         raise UserError(f"the network has {network.num_inputs} inputs and {network.num_outputs} outputs: "
                         "nothing to build (an empty or non-ONNX file?)")

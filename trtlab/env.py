@@ -134,10 +134,22 @@ def report() -> Report:
     gpu = caps.gpu
     if gpu is None:
         items.append(Item("GPU", "", MISSING, "no NVIDIA GPU visible (NVML)"))
+    elif caps.simulated:
+        items.append(Item("GPU", gpu.name, INFO, f"SIMULATED for tests by {backend.SIMULATE_ENV}: this machine "
+                                                  "may have no such GPU, and nothing runs on it"))
+        items.append(Item("Compute capability", gpu.cc, OK if caps.can_run else UNSUPPORTED, caps.run_reason))
     else:
         items.append(Item("GPU", gpu.name, OK))
         items.append(Item("Compute capability", gpu.cc, OK if caps.can_run else UNSUPPORTED, caps.run_reason))
         items.append(Item("GPU memory", f"{gpu.memory_total_mib} MiB", OK))
+    if caps.backend == "tensorrt_rtx":
+        items.append(Item("TensorRT-RTX GPUs", f"compute capability {backend.rtx_list()}", INFO,
+                          "NVIDIA's support matrix and the library's own targets; default builds leave out "
+                          f"7.5 (Turing) — {backend.RTX_SUPPORT_MATRIX}"))
+        targets = backend.default_targets(caps.backend)
+        items.append(Item("Default build targets", ", ".join(targets) if targets else
+                          "the library's portable set: " + ", ".join(f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD),
+                          INFO, "this GPU" if targets else "no GPU here that TensorRT-RTX runs on"))
     cp = _version("cuda-python")
     items.append(Item("cuda-python", cp or "", OK if cp else MISSING, "" if cp else "pip install cuda-python"))
     pc = _version("pycuda")
@@ -155,7 +167,8 @@ def verdict_line(caps: backend.Capabilities) -> str:
         run = "and runs them on this GPU"
     else:
         run = f"but cannot run them here ({caps.run_reason}); inference falls back to the CPU reference"
-    return f"This machine {build} with {caps.backend} {caps.version} {run}."
+    sim = f" (GPU simulated by {backend.SIMULATE_ENV}, for tests only)" if caps.simulated else ""
+    return f"This machine {build} with {caps.backend} {caps.version} {run}{sim}."
 
 
 def format_report(rep: Report) -> str:
