@@ -105,11 +105,15 @@ def test_lean_is_the_tensorrt_11_4_runtime(lean):
 
 
 def test_every_runtime_name_trtlab_and_the_notebooks_call_exists_in_tensorrt_11_4(lean):
-    rtx = pytest.importorskip("tensorrt_rtx")
+    try:  # where TensorRT-RTX is installed, its names widen what counts as a TensorRT name
+        import tensorrt_rtx as rtx
+    except ImportError:
+        rtx = None
     checked, missing = [], []
     for (kind, attr), where in sorted(used_names().items()):
-        lean_cls, rtx_cls = getattr(lean, CLASSES[kind]), getattr(rtx, CLASSES[kind])
-        if attr not in _names(lean_cls) | _names(rtx_cls):
+        lean_cls = getattr(lean, CLASSES[kind])
+        known = _names(lean_cls) | (_names(getattr(rtx, CLASSES[kind])) if rtx else set())
+        if attr not in known:
             continue  # not a TensorRT name: the receiver was something else by the same name
         checked.append((kind, attr))
         if attr not in _names(lean_cls):
@@ -134,3 +138,39 @@ def test_the_scan_sees_a_removed_name_and_a_guard(lean, tmp_path, monkeypatch):
     assert ("engine", "num_bindings") in names and ("engine", "load_weights") in names
     assert ("runtime", "get_engine_validity") not in names
     assert "num_bindings" not in _names(lean.ICudaEngine)  # removed in 10.0: would be reported
+
+
+def _rtx_plan(tmp_path: Path) -> bytes:
+    """A TensorRT-RTX plan: built here when tensorrt_rtx is installed, else read from
+    $TRTLAB_RTX_PLAN (the lent GPU machines have no TensorRT-RTX wheel: one is built elsewhere)."""
+    import os
+
+    if os.environ.get("TRTLAB_RTX_PLAN"):
+        return Path(os.environ["TRTLAB_RTX_PLAN"]).read_bytes()
+    pytest.importorskip("tensorrt_rtx", reason="needs tensorrt_rtx (or $TRTLAB_RTX_PLAN) for a TensorRT-RTX plan")
+    from tiny_engine import make_engine
+
+    return make_engine(tmp_path).read_bytes()
+
+
+@pytest.mark.gpu
+def test_lean_runtime_initialises_cuda_and_refuses_a_tensorrt_rtx_plan(lean, tmp_path):
+    """On a GPU: TensorRT 11.4's lean runtime starts CUDA, and a TensorRT-RTX plan is refused
+    (deserialize_cuda_engine returns None and TensorRT logs why) instead of crashing."""
+    plan = _rtx_plan(tmp_path)
+    assert plan[:4] == b"vtrt"  # TensorRT-RTX's plan header (see trtlab.build.read_header)
+    logged: list[tuple[object, str]] = []
+
+    class Log(lean.ILogger):
+        def __init__(self):
+            lean.ILogger.__init__(self)
+
+        def log(self, severity, msg):
+            logged.append((severity, msg))
+
+    runtime = lean.Runtime(Log())
+    assert not any("CUDA initialization failure" in m or "cudaError" in m for _, m in logged), logged
+    assert runtime.deserialize_cuda_engine(plan) is None
+    errors = [m for s, m in logged if s in (lean.ILogger.ERROR, lean.ILogger.INTERNAL_ERROR)]
+    assert errors, logged
+    print("tensorrt_lean", lean.__version__, "refused the TensorRT-RTX plan:", errors[0])
