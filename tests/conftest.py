@@ -39,7 +39,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if not (rep.failed and call.excinfo is not None and backend.simulated() and not backend.real_gpus()):
         return
-    text = rep.longreprtext
+    text = rep.longreprtext + "".join(content for _, content in rep.sections)
     hit = next((s for s in _NO_REAL_CUDA if s in text), None)
     if hit is not None and backend.probe().can_run:
         rep.outcome = "skipped"

@@ -146,3 +146,13 @@ def test_hopper_reason_names_the_capability(monkeypatch):
     assert caps.run_reason.startswith("TensorRT-RTX does not run engines on compute capability 9.0")
     assert backend.can_run_on("tensorrt", (9, 0)) == (True, "")
     assert backend.can_run_on("tensorrt", (6, 1))[0] is False
+
+
+def test_no_backend_still_reports_the_gpu(monkeypatch):
+    """Seen on the lent H200 (no TensorRT wheel there): `trtlab env` said 'no NVIDIA GPU visible'."""
+    h200 = backend.GPU(0, "NVIDIA H200", (9, 0), 143771, "580.159.04")
+    monkeypatch.setattr(backend, "gpus", lambda: (h200,))
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    monkeypatch.setenv("TRTLAB_BACKEND", "tensorrt_rtx")
+    caps = backend.probe()
+    assert caps.backend is None and caps.gpu == h200 and not caps.can_run

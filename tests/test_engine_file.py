@@ -290,7 +290,7 @@ def test_cli_build_and_inspect(model, tmp_path, capfd):
     side = engine_file.read_sidecar(out_path)
     assert side["options"]["workspace_mib"] == 32 and side["options"]["opt_level"] == 1
     rc, out, err = _cli(capfd, "inspect", str(out_path))
-    assert rc == 0 and "profile 0: x min [1, 16] opt [4, 16] max [4, 16]" in out and "verdict" in out
+    assert rc == 0 and "profile 0: x min [1, 16] opt [4, 16] max [4, 16]" in out and "verdict" in out, err
     rc, out, err = _cli(capfd, "inspect", str(out_path), "--json")
     report = json.loads(out)  # nothing but JSON on stdout (TensorRT's log lines are kept off it)
     assert rc == 0 and report["verdict"]["intact"] and report["io"][0]["name"] == "x"

@@ -206,8 +206,9 @@ def probe(name: str | None = None) -> Capabilities:
         trt = load(name)
     except UserError as exc:
         wanted = name or os.environ.get("TRTLAB_BACKEND") or "tensorrt_rtx"
-        return Capabilities(None, None, False, str(exc), False, str(exc), None, INSTALL.get(wanted),
-                            simulated() is not None)
+        found = gpus()  # the GPU is there even when TensorRT is not: report it
+        return Capabilities(None, None, False, str(exc), False, str(exc), found[0] if found else None,
+                            INSTALL.get(wanted), simulated() is not None)
     backend = name_of(trt)
     can_build, build_reason = True, ""
     try:
