@@ -156,3 +156,12 @@ def test_no_backend_still_reports_the_gpu(monkeypatch):
     monkeypatch.setenv("TRTLAB_BACKEND", "tensorrt_rtx")
     caps = backend.probe()
     assert caps.backend is None and caps.gpu == h200 and not caps.can_run
+
+
+def test_readme_states_the_one_list():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert f"compute capability {backend.rtx_list()} |" in readme
+    assert backend.RTX_SUPPORT_MATRIX in readme
+    assert "portable set " + ", ".join(f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD) in readme
