@@ -39,14 +39,15 @@ INSTALL = {
 #   default, TensorRT-RTX does not create portable engines that are compatible with Turing".
 # * the library itself: trt.ComputeCapability has SM75, SM80, SM86, SM89, SM120, SM121; a build that
 #   names no target gets 8.0, 8.6, 8.9, 12.0, 12.1 in its plan header (no 7.5); loading an engine on
-#   any other GPU fails with "The engine cannot run on this GPU, which has compute capability …".
+#   another GPU is refused with its message "The engine cannot run on this GPU, which has compute
+#   capability …" (a string in libtensorrt_rtx.so).
 # 8.0 (A100) is a target the library accepts and builds by default, but the matrix does not list it.
 RTX_SUPPORT_MATRIX = "https://docs.nvidia.com/deeplearning/tensorrt-rtx/latest/getting-started/support-matrix.html"
 RTX_COMPUTE_CAPABILITIES: dict[tuple[int, int], str] = {
     (7, 5): "Turing (GeForce RTX 20xx, Quadro RTX): default builds leave it out, build with target 7.5 or current",
     (8, 0): "Ampere A100: a library target (in default builds) that the support matrix does not list",
     (8, 6): "Ampere (GeForce RTX 30xx, RTX A-series)",
-    (8, 9): "Ada Lovelace (GeForce RTX 40xx, RTX 6000 Ada, L4, L40)",
+    (8, 9): "Ada Lovelace (GeForce RTX 40xx, RTX 6000 Ada)",
     (12, 0): "Blackwell (GeForce RTX 50xx, RTX PRO)",
     (12, 1): "Blackwell GB10 (DGX Spark)",
 }
