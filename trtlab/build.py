@@ -443,7 +443,7 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
         builder.error_recorder = previous
     if plan is None:
         reason = recorder.first()
-        if list(options.compute_capabilities or ()) == ["current"] and not backend.gpus():
+        if list(options.compute_capabilities or ()) == ["current"] and not backend.real_gpus():
             reason = ("target 'current' means the GPU of this machine, and this machine has none "
                       f"(TensorRT said: {reason}); name targets such as 8.6 or 12.0 instead")
         raise UserError(f"the build failed: {reason}")
