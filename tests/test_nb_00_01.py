@@ -29,7 +29,10 @@ def test_01_introduction(run_notebook):
     # a real engine, built by this machine's backend (TensorRT-RTX builds one on a CPU)
     assert 50_000 < rec["one_layer_engine_bytes"] < 5_000_000
     assert 0 < rec["one_layer_build_seconds"] < 30
-    assert rec["engine_deserialized"] is backend.probe().can_run
+    caps = backend.probe()
+    # TensorRT-RTX compiles no FP32 matrix multiply for Turing: the chapter builds the portable set there
+    turing_fp32 = caps.backend == "tensorrt_rtx" and caps.gpu is not None and caps.gpu.compute_capability == (7, 5)
+    assert rec["engine_deserialized"] is (caps.can_run and not turing_fp32)
     assert rec["strongly_typed"] is True
     assert rec["onnx_parsed"] is True
 

@@ -42,9 +42,13 @@ INSTALL = {
 #   another GPU is refused with its message "The engine cannot run on this GPU, which has compute
 #   capability …" (a string in libtensorrt_rtx.so).
 # 8.0 (A100) is a target the library accepts and builds by default, but the matrix does not list it.
+# Turing's FP32 is footnoted in the matrix; measured with 1.7.1, a build for 7.5 refuses an FP32 matrix
+# multiply ("Cannot compile operation … for Turing (SM75): FP32 GEMM is not supported") and accepts
+# FP16 matrix multiplies and FP32 convolutions.
 RTX_SUPPORT_MATRIX = "https://docs.nvidia.com/deeplearning/tensorrt-rtx/latest/getting-started/support-matrix.html"
 RTX_COMPUTE_CAPABILITIES: dict[tuple[int, int], str] = {
-    (7, 5): "Turing (GeForce RTX 20xx, Quadro RTX): default builds leave it out, build with target 7.5 or current",
+    (7, 5): "Turing (GeForce RTX 20xx, Quadro RTX): default builds leave it out, build with target 7.5 or "
+            "current; FP32 matrix multiplies do not compile for it (FP16 ones do)",
     (8, 0): "Ampere A100: a library target (in default builds) that the support matrix does not list",
     (8, 6): "Ampere (GeForce RTX 30xx, RTX A-series)",
     (8, 9): "Ada Lovelace (GeForce RTX 40xx, RTX 6000 Ada)",
