@@ -165,3 +165,21 @@ def test_readme_states_the_one_list():
     assert f"compute capability {backend.rtx_list()} |" in readme
     assert backend.RTX_SUPPORT_MATRIX in readme
     assert "portable set " + ", ".join(f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD) in readme
+
+
+def test_turing_builds_fp16_for_itself_and_fp32_matmuls_for_the_portable_set(tmp_path, monkeypatch):
+    """TensorRT-RTX 1.7 compiles no FP32 matrix multiply for 7.5 ("FP32 GEMM is not supported"):
+    on an RTX 20xx (simulated) an FP32 model falls back to the portable set with a note saying why,
+    and an FP16 one is built for the GPU."""
+    monkeypatch.setenv("TRTLAB_SIMULATE_GPU", "7.5")
+    monkeypatch.setenv("TRTLAB_BACKEND", "tensorrt_rtx")
+    from tiny_engine import make_onnx
+
+    from trtlab import build
+
+    model = make_onnx(tmp_path / "t.onnx")
+    fp32 = build.build_onnx(model, build.BuildOptions(max_batch=2))
+    assert fp32.targets["default"] and "7.5" not in fp32.targets["compute_capabilities"]
+    assert "FP32 GEMM is not supported" in fp32.notes[-1] and "portable set" in fp32.notes[-1]
+    fp16 = build.build_onnx(model, build.BuildOptions(max_batch=2, fp16=True))
+    assert fp16.targets["compute_capabilities"] == ["7.5"] and fp16.header["compute_capabilities"] == ["7.5"]
