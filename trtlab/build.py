@@ -299,6 +299,9 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
     """Configure and run ``builder.build_serialized_network``; time it; raise UserError on failure."""
     options = options or BuildOptions()
     trt = trt or backend.load()
+    auto = options.compute_capabilities is None and backend.default_targets(backend.name_of(trt))
+    if auto:  # a GPU TensorRT-RTX runs on: build for it (compute_capabilities=() is the portable set)
+        options = dataclasses.replace(options, compute_capabilities=auto)
     if network.num_outputs == 0 or network.num_inputs == 0:
         raise UserError(f"the network has {network.num_inputs} inputs and {network.num_outputs} outputs: "
                         "nothing to build (an empty or non-ONNX file?)")
@@ -327,7 +330,11 @@ def build(builder: Any, network: Any, options: BuildOptions | None = None, trt: 
         builder.error_recorder = previous
     if plan is None:
         reason = recorder.first()
-        if list(options.compute_capabilities or ()) == ["current"] and not backend.gpus():
+        if auto and "Turing" in reason:  # e.g. no FP32 matrix multiply for 7.5: the portable set, said in a note
+            built = build(builder, network, dataclasses.replace(options, compute_capabilities=()), trt)
+            built.notes.append(f"built the portable set, which does not run on this GPU: {reason}")
+            return built
+        if list(options.compute_capabilities or ()) == ["current"] and not backend.real_gpus():
             reason = ("target 'current' means the GPU of this machine, and this machine has none "
                       f"(TensorRT said: {reason}); name targets such as 8.6 or 12.0 instead")
         raise UserError(f"the build failed: {reason}")

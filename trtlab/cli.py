@@ -150,7 +150,8 @@ def _build_args(p: argparse.ArgumentParser) -> None:
                    help="builder optimization level 0-5 (default 3)")
     p.add_argument("--target", action="append", metavar="CC", dest="targets",
                    help="TensorRT-RTX: target compute capability (7.5, 8.0, 8.6, 8.9, 12.0, 12.1, current); "
-                        "repeat for several (default: the backend's portable set)")
+                        "repeat for several (default: 'current' when TensorRT-RTX runs on this machine's GPU, "
+                        "else the backend's portable set, which leaves out 7.5)")
     p.add_argument("--progress", action="store_true", help="show the builder's progress (IProgressMonitor)")
 
 

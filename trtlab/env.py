@@ -135,10 +135,27 @@ def report() -> Report:
     if gpu is None:
         items.append(Item("GPU", "", MISSING, "no NVIDIA GPU visible (NVML)"))
     else:
-        items.append(Item("GPU", gpu.name, OK))
-        items.append(Item("Compute capability", gpu.cc, OK if caps.can_run else UNSUPPORTED, caps.run_reason))
-        items.append(Item("GPU memory", f"{gpu.memory_total_mib} MiB", OK))
-    cp = _version("cuda-python")
+        if caps.simulated:
+            items.append(Item("GPU", gpu.name, INFO, f"SIMULATED for tests by {backend.SIMULATE_ENV}: this machine "
+                                                      "may have no such GPU, and nothing runs on it"))
+        else:
+            items.append(Item("GPU", gpu.name, OK))
+        if caps.backend is None:
+            items.append(Item("Compute capability", gpu.cc, INFO, "no TensorRT backend yet to judge it"))
+        else:
+            items.append(Item("Compute capability", gpu.cc, OK if caps.can_run else UNSUPPORTED, caps.run_reason))
+        if not caps.simulated:
+            items.append(Item("GPU memory", f"{gpu.memory_total_mib} MiB", OK))
+    if caps.backend == "tensorrt_rtx":
+        items.append(Item("TensorRT-RTX GPUs", f"compute capability {backend.rtx_list()}", INFO,
+                          "NVIDIA's support matrix and the library's own targets; default builds leave out "
+                          f"7.5 (Turing) — {backend.RTX_SUPPORT_MATRIX}"))
+        targets = backend.default_targets(caps.backend)
+        items.append(Item("Default build targets", ", ".join(targets) if targets else
+                          "the library's portable set: " + ", ".join(f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD),
+                          INFO, "this GPU" if targets else "no GPU here that TensorRT-RTX runs on"))
+    found = _first_version("cuda-python", "cuda-bindings")  # cuda-bindings alone provides cuda.bindings
+    cp = f"{found[1]}" + (" (cuda-bindings)" if found[0] == "cuda-bindings" else "") if found else None
     items.append(Item("cuda-python", cp or "", OK if cp else MISSING, "" if cp else "pip install cuda-python"))
     pc = _version("pycuda")
     items.append(Item("pycuda", pc or "", OK if pc else INFO,
@@ -155,7 +172,8 @@ def verdict_line(caps: backend.Capabilities) -> str:
         run = "and runs them on this GPU"
     else:
         run = f"but cannot run them here ({caps.run_reason}); inference falls back to the CPU reference"
-    return f"This machine {build} with {caps.backend} {caps.version} {run}."
+    sim = f" (GPU simulated by {backend.SIMULATE_ENV}, for tests only)" if caps.simulated else ""
+    return f"This machine {build} with {caps.backend} {caps.version} {run}{sim}."
 
 
 def format_report(rep: Report) -> str:

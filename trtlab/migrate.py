@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .common import UserError, folder_lock, keep_owner, write_temp
-from .migrate_rules import BY_ID, RULES, Rule
+from .migrate_rules import BY_ID, LAYER_METHODS, RULES, Rule
 
 TARGETS = ("10", "11", "rtx")
 TRT_MODULES = {"tensorrt", "tensorrt_rtx"}
@@ -59,9 +59,11 @@ _RETURNS = {
     ("engine", "create_execution_context"): "context",
     **{("network", m): "layer" for m in ("add_convolution", "add_convolution_nd", "add_pooling",
                                           "add_pooling_nd", "add_deconvolution", "add_deconvolution_nd")},
+    **{("network", m): "layer" for m in LAYER_METHODS},
 }
 _CONSTRUCTORS = {"Builder": "builder", "Runtime": "runtime", "UffParser": "uffparser",
-                 "CaffeParser": "caffeparser", "OnnxParser": "onnxparser"}
+                 "CaffeParser": "caffeparser", "OnnxParser": "onnxparser",
+                 "get_plugin_registry": "registry"}
 # names ``from tensorrt import *`` brings in that matter here
 _STAR_NAMES = {r.name.split(".")[0] for r in RULES if r.on == "trt"} | set(_CONSTRUCTORS)
 # conventional names, used only in files that import TensorRT and only for names never assigned there
@@ -71,6 +73,7 @@ _NAME_KINDS = [
     (re.compile(r"^(config|builder_config|\w+_config)$"), "config"),
     (re.compile(r"^(engine|\w+_engine)$"), "engine"),
     (re.compile(r"^(context|ctx|\w+_context|\w+_ctx)$"), "context"),
+    (re.compile(r"^(registry|plugin_registry)$"), "registry"),
 ]
 # rules that show the file relies on implicit batch (then a flagless create_network() is legacy)
 _IMPLICIT_EVIDENCE = {"builder-max-batch-size", "engine-max-batch-size", "context-execute",
@@ -415,6 +418,8 @@ class _Analyzer:
             return
         k = self.kind(node.value)
         rule = _BY_KIND.get((k, node.attr)) if k else None
+        if rule and rule.store_only and not isinstance(node.ctx, ast.Store):
+            rule = None
         if rule:
             line, end = node.end_lineno or node.lineno, node.end_col_offset or 0
             col = end - len(node.attr.encode())

@@ -16,7 +16,8 @@ TensorRT):
     engine    builder.build_engine(...), runtime.deserialize_cuda_engine(...)
     context   engine.create_execution_context()
     uffparser trt.UffParser()
-    layer     a layer from add_convolution(_nd) / add_pooling(_nd) / add_deconvolution(_nd)
+    layer     a layer from network.add_*(...) or network.get_layer(i)
+    registry  trt.get_plugin_registry()
 
 Versions are general releases. TensorRT 9.x was a limited release for large language
 models; APIs whose headers said "will be removed in 9.0" are gone from the first general
@@ -53,12 +54,22 @@ class Rule:
     package: str = "TensorRT"    # whose versions ``deprecated``/``removed`` are
     group: str = ""
     absent_in_rtx: bool = False  # not removed from TensorRT, but TensorRT-RTX never had it / dropped it
+    store_only: bool = False     # only an assignment (``x.attr = ...``) is legacy; reading is fine
+    link: str | None = None      # NVIDIA's page that states the deprecation or removal
 
 
 _IO = "set_tensor_address(name, ptr) for every I/O tensor + execute_async_v3(stream)"
 _STRONG = ("strong typing: FP16/BF16 weights and inputs, add_cast, or a reduced-precision ONNX model "
            "(NetworkDefinitionCreationFlag.STRONGLY_TYPED on 10.x)")
 _QDQ = "explicit quantization: Q/DQ layers (add_quantize/add_dequantize) or a Q/DQ ONNX model"
+_DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/api/migration/"
+_REMOVED_11 = _DOCS + "tensorrt-10x-to-11x-python-api-reference.html"
+_PY_API = "https://docs.nvidia.com/deeplearning/tensorrt/latest/_static/python-api/"
+# the network methods that return a layer (a receiver of kind "layer" for the rules below)
+LAYER_METHODS = ("get_layer", "add_activation", "add_elementwise", "add_matrix_multiply", "add_fully_connected",
+                 "add_scale", "add_scale_nd", "add_shuffle", "add_softmax", "add_constant", "add_identity",
+                 "add_cast", "add_reduce", "add_unary", "add_concatenation", "add_slice", "add_lrn",
+                 "add_topk", "add_gather", "add_plugin_v2", "add_plugin_v3", "add_normalization")
 
 RULES: list[Rule] = [
     # --- network definition ------------------------------------------------------------
@@ -236,6 +247,38 @@ RULES: list[Rule] = [
     Rule("context-execute-async-v2", "context", "execute_async_v2", "context.execute_async_v2", _IO,
          "8.5", "10.0", "a bindings list by position was replaced by addresses set per tensor name",
          group="context"),
+    Rule("context-active-optimization-profile", "context", "active_optimization_profile",
+         "context.active_optimization_profile = index",
+         "context.set_optimization_profile_async(index, stream) (reading the property is fine)", "7.x", "10.0",
+         "the synchronous profile switch (C++ setOptimizationProfile) was deprecated before 8.0 and removed; "
+         "the property is read-only from 10.0", store_only=True, group="context",
+         link=_PY_API + "infer/Core/ExecutionContext.html"),
+    # --- weak typing per layer, plugins ----------------------------------------------------
+    Rule("layer-precision", "layer", "precision", "layer.precision = …", _STRONG, "10.12", "11.0",
+         "per-layer precision was a weak-typing hint; under strong typing a layer computes in the types of "
+         "its inputs (add_cast where another type is wanted)", group="precision", absent_in_rtx=True,
+         link=_REMOVED_11),
+    Rule("layer-precision-is-set", "layer", "precision_is_set", "layer.precision_is_set", _STRONG, "10.12", "11.0",
+         "goes with layer.precision: strong typing has no per-layer precision", group="precision",
+         absent_in_rtx=True, link=_REMOVED_11),
+    Rule("layer-reset-precision", "layer", "reset_precision", "layer.reset_precision()", _STRONG, "10.12", "11.0",
+         "goes with layer.precision: strong typing has no per-layer precision", group="precision",
+         absent_in_rtx=True, link=_REMOVED_11),
+    Rule("layer-set-output-type", "layer", "set_output_type", "layer.set_output_type(i, dtype)",
+         "network.add_cast(layer.get_output(i), dtype) after the layer (strong typing)", "10.12", "11.0",
+         "output types are no longer hints: a cast layer makes the conversion explicit", group="precision",
+         absent_in_rtx=True, link=_REMOVED_11),
+    Rule("add-plugin-v2", "network", "add_plugin_v2", "network.add_plugin_v2(inputs, plugin)",
+         "network.add_plugin_v3(inputs, shape_inputs, plugin) with an IPluginV3 from an IPluginCreatorV3One",
+         "10.0", None,
+         "IPluginV2Layer and the V2 plugin interfaces are deprecated since 10.0 (IPluginV2/V2Ext since 8.5); "
+         "11.x still exposes them, with warnings", absent_in_rtx=True, group="plugins",
+         link=_REMOVED_11),
+    Rule("registry-get-plugin-creator", "registry", "get_plugin_creator",
+         "registry.get_plugin_creator(type, version, namespace)",
+         "registry.get_creator(name, version, namespace) (returns V3 creators too)", "10.0", None,
+         "get_plugin_creator returns only IPluginCreator, the V2 creator interface deprecated in 10.0",
+         absent_in_rtx=True, group="plugins", link=_PY_API + "infer/Plugin/IPluginRegistry.html"),
     # --- CUDA from Python --------------------------------------------------------------
     Rule("pycuda-autoinit", "import", "pycuda.autoinit", "import pycuda.autoinit",
          "explicit CUDA setup with cuda-python (cuda.bindings.runtime) or trtlab.runtime; "
