@@ -1,20 +1,15 @@
-"""trtlab.engine_tools on the stand-in engine (benchmarks/fake_trt_tools.py): execute_v2 beside
+"""trtlab.engine_tools on the stand-in engine (trtlab.testing.FakeEngine): execute_v2 beside
 execute_async_v3, an IProfiler's per-layer times, IEngineInspector rows. On the CPU with host
 buffers; the `gpu` test runs the same code on CUDA buffers and CuPy kernels. The stand-in is not
 TensorRT: these tests check trtlab's code, not TensorRT figures."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-from fake_trt import HostMemory  # noqa: E402
-from fake_trt_tools import StandInEngine  # noqa: E402
-from trtlab import backend, engine_tools  # noqa: E402
+from trtlab import backend, engine_tools
+from trtlab.testing import FakeEngine as StandInEngine
+from trtlab.testing import HostMemory
 
 X = np.arange(32, dtype=np.float32).reshape(8, 4)
 
