@@ -257,6 +257,9 @@ def _merged_inputs(a: Side, b: Side) -> list[Tensor]:
     return merged
 
 
+INPUTS_LIMIT = 4 << 30  # bytes of unpacked --inputs arrays (a small .npz can unpack to far more)
+
+
 def load_inputs(path: str | os.PathLike, inputs: list[Tensor]) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, one per input, checked against the declarations (UserError, one line)."""
     path = Path(path)
@@ -266,6 +269,10 @@ def load_inputs(path: str | os.PathLike, inputs: list[Tensor]) -> dict[str, np.n
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise UserError(f"{path}: a single .npy array, not an .npz file of named arrays "
                                 "(write one with numpy.savez(path, name=array, ...))")
+            unpacked = sum(info.file_size for info in data.zip.infolist())  # a read stops at the declared size
+            if unpacked > INPUTS_LIMIT:
+                raise UserError(f"{path}: its arrays unpack to {unpacked / 2**30:,.1f} GiB; compare reads at most "
+                                f"{INPUTS_LIMIT >> 30} GiB of inputs")
             arrays = {k: data[k] for k in data.files}
     except UserError:
         raise

@@ -11,7 +11,7 @@
 
 All three need a deserialized engine, i.e. a GPU the backend runs on; :func:`why_not_here` gives
 the one-line reason when there is none. The functions only call the TensorRT interface, so
-any object with it (the stand-in engine of ``benchmarks/fake_trt.py``) exercises them too.
+any object with it (the stand-in engine ``trtlab.testing.FakeEngine``) exercises them too.
 """
 from __future__ import annotations
 

@@ -454,8 +454,10 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
     if dst.resolve() == src.resolve() or (dst.exists() and src.exists() and os.path.samefile(src, dst)):
         raise UserError(f"the output {dst} is the input model: give another name")
     reads = (src,) + ((Path(calibration),) if isinstance(calibration, (str, os.PathLike)) else ())
-    model = load_model(src)
+    if src.is_dir():
+        raise UserError(f"{src} is a folder, not an ONNX model")
     check_output(dst, reads, "-o")  # no device, FIFO, socket, link, input or project source as the output
+    model = load_model(src)
     name, shape = model_input(model)
     if tool == "modelopt":
         _modelopt_module()
