@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trtlab import backend, engine_tools
+from trtlab import UserError, backend, engine_tools, runtime
+from trtlab.testing import STANDIN_LABEL, HostMemory, make_engine
 from trtlab.testing import FakeEngine as StandInEngine
-from trtlab.testing import HostMemory
 
 X = np.arange(32, dtype=np.float32).reshape(8, 4)
 
@@ -55,6 +55,26 @@ def test_inspector_rows():
     rows = engine_tools.layer_information(StandInEngine(), fmt="JSON")
     assert [(r["name"], r["type"]) for r in rows] == [("scale", "ElementWise"), ("shift", "ElementWise")]
     assert rows[0]["inputs"].startswith("x [-1, 4]") and "stand-in" in rows[0]["tactic"]
+
+
+def test_a_runner_is_looked_into_through_its_engine():
+    runner = runtime.TensorRTRunner.from_engine(StandInEngine(), memory=HostMemory(), label=STANDIN_LABEL)
+    try:
+        assert engine_tools.engine_of(runner) is runner.engine
+        got = engine_tools.sync_vs_async(runner, {"x": X}, memory=HostMemory(), iters=2, warmup=0)
+        np.testing.assert_array_equal(got["outputs"]["y"], 2 * X + 1)
+        assert [r["name"] for r in engine_tools.layer_information(runner, fmt="JSON")] == ["scale", "shift"]
+    finally:
+        runner.close()
+    with pytest.raises(TypeError, match="not str"):
+        engine_tools.engine_of("lenet.engine")
+
+
+def test_the_cpu_reference_has_no_engine_to_look_into(tmp_path):
+    with runtime.open_runner(make_engine(tmp_path), force_reference=True) as runner:
+        with pytest.raises(UserError, match="^the CPU reference runs no TensorRT engine to look into: "
+                                            "the CPU reference was asked for$"):
+            engine_tools.per_layer_times(runner, {"x": X[:2]})
 
 
 @pytest.mark.gpu
