@@ -1,7 +1,7 @@
-"""trtlab.engine_tools on a GPU, against the stand-in engine (fake_trt_tools.StandInEngine, CuPy kernels
+"""trtlab.engine_tools on a GPU, against the stand-in engine (trtlab.testing.FakeEngine, CuPy kernels
 behind the TensorRT interface): execute_v2 beside execute_async_v3, IProfiler rows, IEngineInspector rows.
 
-    PYTHONPATH=.:benchmarks python benchmarks/gpu_engine_tools.py --out OUT_DIR
+    PYTHONPATH=. python benchmarks/gpu_engine_tools.py --out OUT_DIR
 
 What is timed are the stand-in's CuPy kernels and trtlab's calls around them, not TensorRT layers.
 Writes engine_tools_gpu.json; prints a table.
@@ -16,11 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
-
-from fake_trt_tools import StandInEngine  # noqa: E402
-from trtlab import backend, engine_tools  # noqa: E402
+from trtlab import backend, engine_tools
+from trtlab.common import safe_write
+from trtlab.testing import FakeEngine as StandInEngine
 
 
 def main() -> int:
@@ -45,8 +43,7 @@ def main() -> int:
         result["batches"][batch] = {**got, "correct": correct, "layers": rows}
     result["inspector"] = engine_tools.layer_information(StandInEngine("cupy"), fmt="JSON")
     result["ok"] = bool(ok)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "engine_tools_gpu.json").write_text(json.dumps(result, indent=2))
+    safe_write(args.out / "engine_tools_gpu.json", (json.dumps(result, indent=2) + "\n").encode())
     print(f"GPU: {result['gpu']}; why an engine cannot run here: {result['why_not_here'] or '(it can)'}")
     print(f"{'batch':>5} {'execute_v2 ms':>14} {'v3 returns ms':>14} {'v3 done ms':>11}  per-layer mean ms (IProfiler)")
     for b, r in result["batches"].items():

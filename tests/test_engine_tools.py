@@ -1,20 +1,15 @@
-"""trtlab.engine_tools on the stand-in engine (benchmarks/fake_trt_tools.py): execute_v2 beside
+"""trtlab.engine_tools on the stand-in engine (trtlab.testing.FakeEngine): execute_v2 beside
 execute_async_v3, an IProfiler's per-layer times, IEngineInspector rows. On the CPU with host
 buffers; the `gpu` test runs the same code on CUDA buffers and CuPy kernels. The stand-in is not
 TensorRT: these tests check trtlab's code, not TensorRT figures."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-from fake_trt import HostMemory  # noqa: E402
-from fake_trt_tools import StandInEngine  # noqa: E402
-from trtlab import backend, engine_tools  # noqa: E402
+from trtlab import UserError, backend, engine_tools, runtime
+from trtlab.testing import STANDIN_LABEL, HostMemory, make_engine
+from trtlab.testing import FakeEngine as StandInEngine
 
 X = np.arange(32, dtype=np.float32).reshape(8, 4)
 
@@ -60,6 +55,26 @@ def test_inspector_rows():
     rows = engine_tools.layer_information(StandInEngine(), fmt="JSON")
     assert [(r["name"], r["type"]) for r in rows] == [("scale", "ElementWise"), ("shift", "ElementWise")]
     assert rows[0]["inputs"].startswith("x [-1, 4]") and "stand-in" in rows[0]["tactic"]
+
+
+def test_a_runner_is_looked_into_through_its_engine():
+    runner = runtime.TensorRTRunner.from_engine(StandInEngine(), memory=HostMemory(), label=STANDIN_LABEL)
+    try:
+        assert engine_tools.engine_of(runner) is runner.engine
+        got = engine_tools.sync_vs_async(runner, {"x": X}, memory=HostMemory(), iters=2, warmup=0)
+        np.testing.assert_array_equal(got["outputs"]["y"], 2 * X + 1)
+        assert [r["name"] for r in engine_tools.layer_information(runner, fmt="JSON")] == ["scale", "shift"]
+    finally:
+        runner.close()
+    with pytest.raises(TypeError, match="not str"):
+        engine_tools.engine_of("lenet.engine")
+
+
+def test_the_cpu_reference_has_no_engine_to_look_into(tmp_path):
+    with runtime.open_runner(make_engine(tmp_path), force_reference=True) as runner:
+        with pytest.raises(UserError, match="^the CPU reference runs no TensorRT engine to look into: "
+                                            "the CPU reference was asked for$"):
+            engine_tools.per_layer_times(runner, {"x": X[:2]})
 
 
 @pytest.mark.gpu

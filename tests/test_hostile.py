@@ -3,7 +3,8 @@ one-line reason and what is on disk afterwards (the hash, type, owner and mode o
 that existed before, links included, and no new file but the ones expected).
 
 The classes: outputs that are not regular files; writing through links; outputs that are inputs
-or the project's sources; migrate --fix backups, owners, modes, read-only files and lone
+or the project's sources (quantize's -o and serve's model repository included; compare reads
+only, and reads no FIFO, device or oversized archive); migrate --fix backups, owners, modes, read-only files and lone
 surrogates; concurrent migrate --fix and builds (real processes); the book after a timeout,
 Ctrl-C, SIGKILL or a full disk, and a corrupted book.json; the lab token; SavedModel trust;
 a 3,000-node graph; names, ranges, locales and standard outputs that used to give tracebacks.
@@ -111,6 +112,7 @@ COMMANDS = {
     "build": lambda d, out: [d / "model.onnx", "-o", out],
     "convert": lambda d, out: [d / "model.pb", "-o", out],
     "bench": lambda d, out: [d / "model.onnx", "--batch", "1", "--json", out],
+    "quantize": lambda d, out: [d / "model.onnx", "--precision", "int8", "-o", out],
 }
 
 
@@ -211,6 +213,117 @@ def test_outputs_into_the_project_sources_are_refused(place, capsys, monkeypatch
         watch)
     monkeypatch.chdir(REPO)  # `trtlab book --out .` would put executed copies over the sources
     bad(capsys, "book", ["--out", "."], f"would overwrite {REPO / 'notebooks'}", watch)
+
+
+# --- 1, 2, 5 for quantize, serve and compare -----------------------------------------------------
+@pytest.fixture
+def tiny(place):
+    """The tiny ONNX model (real: quantize and compare read it) and calibration data, in ``place``."""
+    import numpy as np
+
+    from trtlab.testing import make_onnx
+
+    np.save(place / "calib.npy", np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32))
+    return make_onnx(place / "tiny.onnx")
+
+
+def test_quantize_never_overwrites_what_it_reads_nor_the_sources(tiny, place, capsys):
+    q = [tiny, "--precision", "int8", "--calibration-data", place / "calib.npy", "-o"]
+    bad(capsys, "quantize", q + [place / "calib.npy"], "which this command reads", [place])
+    bad(capsys, "quantize", q + [place / "." / "tiny.onnx"], "is the input model", [place])
+    bad(capsys, "quantize", q + [REPO / "notebooks" / "q.onnx"], "inside the project's sources",
+        [place, REPO / "notebooks"])
+
+
+def test_quantize_replaces_its_output_keeping_the_mode(tiny, place, capsys):
+    out = place / "q.onnx"
+    out.write_bytes(b"an older result")
+    os.chmod(out, 0o640)
+    before = {k: v for k, v in snapshot(place).items() if k != str(out)}
+    code, _, err = run_cli(capsys, "quantize", tiny, "--precision", "int8", "--calibration-data",
+                           place / "calib.npy", "-o", out)
+    assert code == 0 and err == "", err
+    assert out.read_bytes().startswith(b"\x08") and stat.S_IMODE(os.stat(out).st_mode) == 0o640  # ONNX, mode kept
+    assert {k: v for k, v in snapshot(place).items() if k != str(out)} == before  # no temporary file left
+
+
+def _serve(engine: Path, repository: Path) -> list:
+    return [engine, "--port", "0", "--repository", repository]
+
+
+SERVE_TARGETS = {  # what --repository (or the model folder REPOSITORY/tiny in it) is -> the refusal
+    "fifo": "fifo is a file, not a folder",
+    "socket": "sock is a file, not a folder",
+    "link": "--repository {d}/to-folder is a symbolic link: trtlab does not write through links",
+    "model-link": "model folder {d}/repo/tiny is a symbolic link: trtlab does not write through links",
+    "model-fifo": "{d}/repo/tiny exists and is not a folder",
+}
+
+
+@pytest.mark.parametrize("target", SERVE_TARGETS)
+def test_serve_repository_that_is_not_a_folder_or_is_a_link_is_refused(target, engine, place, capsys):
+    (place / "elsewhere").mkdir()
+    (place / "to-folder").symlink_to(place / "elsewhere")
+    (place / "repo").mkdir()
+    if target == "model-link":
+        (place / "repo" / "tiny").symlink_to(place / "elsewhere")
+    elif target == "model-fifo":
+        os.mkfifo(place / "repo" / "tiny")
+    repository = place / {"fifo": "fifo", "socket": "sock", "link": "to-folder"}.get(target, "repo")
+    bad(capsys, "serve", _serve(engine, repository), SERVE_TARGETS[target].format(d=place), [place, engine.parent])
+
+
+def test_serve_never_replaces_a_folder_holding_its_engine_nor_the_sources(engine, place, capsys):
+    import shutil
+
+    from trtlab.engine_file import sidecar_path
+
+    own = place / "tiny"  # the model folder trtlab serve would write for tiny.engine is this folder
+    own.mkdir()
+    for f in (engine, sidecar_path(engine), engine.parent / "tiny.onnx"):
+        shutil.copy(f, own / f.name)
+    bad(capsys, "serve", _serve(own / "tiny.engine", place), "which replacing it would remove", [place])
+    bad(capsys, "serve", _serve(engine, REPO / "notebooks"), "inside the project's sources",
+        [REPO / "notebooks", engine.parent])
+
+
+def test_serve_repository_keeps_modes_and_leaves_no_temporary_folder(engine, tmp_path):
+    from trtlab import serve
+
+    model, _ = serve.python_repository(engine, tmp_path / "repo", queue_delay_us=100)
+    os.chmod(model / "config.pbtxt", 0o600)
+    os.chmod(model / "1", 0o700)
+    old_config = (model / "config.pbtxt").read_bytes()
+    serve.python_repository(engine, tmp_path / "repo", queue_delay_us=None)
+    assert (model / "config.pbtxt").read_bytes() != old_config  # rewritten (no dynamic batching now)
+    assert stat.S_IMODE(os.stat(model / "config.pbtxt").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(model / "1").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(model / "1" / "model.py").st_mode) == 0o644  # new there: the default
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["tiny"]
+
+
+@pytest.mark.parametrize("which", ["inputs-fifo", "inputs-device-link", "a-fifo", "a-socket"])
+def test_compare_reads_no_fifo_device_or_socket(which, tiny, place, capsys):
+    argv = {"inputs-fifo": [tiny, tiny, "--inputs", place / "fifo"],
+            "inputs-device-link": [tiny, tiny, "--inputs", place / "to-device"],
+            "a-fifo": [place / "fifo", tiny], "a-socket": [tiny, place / "sock"]}[which]
+    bad(capsys, "compare", argv, "not a regular file (a device, pipe or socket)", [place, Path("/dev/null")])
+
+
+def test_compare_refuses_inputs_that_unpack_beyond_its_limit_and_writes_nothing(tiny, place, capsys,
+                                                                                 monkeypatch):
+    import numpy as np
+
+    from trtlab import compare
+
+    np.savez_compressed(place / "in.npz", x=np.zeros((4096, 4), np.float32))  # 64 KiB unpacked, a few hundred bytes
+    monkeypatch.setattr(compare, "INPUTS_LIMIT", (1 << 16) - 1)
+    bad(capsys, "compare", [tiny, tiny, "--inputs", place / "in.npz"], "compare reads at most", [place])
+    monkeypatch.setattr(compare, "INPUTS_LIMIT", 1 << 30)
+    before = snapshot(place)
+    code, out, err = run_cli(capsys, "compare", tiny, tiny, "--inputs", place / "in.npz")
+    assert code == 0 and err == "" and "PASS" in out
+    assert snapshot(place) == before  # compare writes nothing
 
 
 # --- 2, 3: migrate --fix backups, owners, modes, read-only files ------------------------------

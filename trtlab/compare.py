@@ -98,15 +98,15 @@ def _runner_classes() -> tuple[type, type]:
             self._parsed = None
 
     class SessionRunner(BaseRunner):
-        """An engine file through ``trtlab.runtime.Session``: TensorRT where it can run, else its
-        source model on the CPU reference (``mode``/``why`` say which)."""
+        """An engine file through ``trtlab.runtime.open_runner``: TensorRT where it can run, else its
+        source model on the CPU reference (the runner's ``label``/``why`` say which)."""
 
         def __init__(self, session: Any, inputs: list[Tensor], name: str | None = None):
             super().__init__(name=name, prefix="trtlab-engine")
-            self.session, self._inputs = session, inputs
+            self.session, self._inputs = session, inputs  # session: a runtime.Runner
 
         def activate_impl(self) -> None:
-            pass  # the session is open already: opening it is how its I/O was read
+            pass  # the runner is open already: opening it is how its I/O was read
 
         def get_input_metadata_impl(self) -> Any:
             return metadata(self._inputs)
@@ -139,7 +139,7 @@ class Side:
     inputs: list[Tensor]
     outputs: list[Tensor]
     note: str = ""
-    session: Any = None  # an engine's runtime.Session
+    session: Any = None  # an engine's runtime.Runner (from runtime.open_runner)
 
     def label(self, letter: str) -> str:
         return f"{letter}: {self.path.name} on {self.runs_on}"
@@ -210,18 +210,18 @@ def open_side(path: str | os.PathLike, runner: str = "onnxrt") -> Side:
         return Side(path, "onnx", runs_on, inputs, outputs)
     from . import runtime
 
-    session = runtime.Session(path)  # checks the file: truncated, corrupt, wrong backend -> UserError
+    session = runtime.open_runner(path)  # checks the file: truncated, corrupt, wrong backend -> UserError
     specs = session.specs
     tensors = [Tensor(s.name, tuple(int(d) for d in s.shape), np.dtype(s.dtype),
                       tuple(s.min_shape) if s.min_shape is not None else None,
                       tuple(s.max_shape) if s.max_shape is not None else None) for s in specs]
     inputs = [t for t, s in zip(tensors, specs) if s.is_input]
     outputs = [t for t, s in zip(tensors, specs) if not s.is_input]
-    if session.on_device:
-        return Side(path, "engine", "TensorRT", inputs, outputs, session=session)
+    if session.on_gpu:
+        return Side(path, "engine", session.label, inputs, outputs, session=session)
     note = (f"{path.name} cannot run here ({session.why}): its source model "
-            f"{Path(session.source).name} runs on the CPU reference instead")
-    return Side(path, "engine", "CPU reference", inputs, outputs, note=note, session=session)
+            f"{Path(session.source).name} runs on the {session.label} instead")
+    return Side(path, "engine", session.label, inputs, outputs, note=note, session=session)
 
 
 def _shapes_agree(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
@@ -257,6 +257,9 @@ def _merged_inputs(a: Side, b: Side) -> list[Tensor]:
     return merged
 
 
+INPUTS_LIMIT = 4 << 30  # bytes of unpacked --inputs arrays (a small .npz can unpack to far more)
+
+
 def load_inputs(path: str | os.PathLike, inputs: list[Tensor]) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, one per input, checked against the declarations (UserError, one line)."""
     path = Path(path)
@@ -266,6 +269,10 @@ def load_inputs(path: str | os.PathLike, inputs: list[Tensor]) -> dict[str, np.n
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise UserError(f"{path}: a single .npy array, not an .npz file of named arrays "
                                 "(write one with numpy.savez(path, name=array, ...))")
+            unpacked = sum(info.file_size for info in data.zip.infolist())  # a read stops at the declared size
+            if unpacked > INPUTS_LIMIT:
+                raise UserError(f"{path}: its arrays unpack to {unpacked / 2**30:,.1f} GiB; compare reads at most "
+                                f"{INPUTS_LIMIT >> 30} GiB of inputs")
             arrays = {k: data[k] for k in data.files}
     except UserError:
         raise

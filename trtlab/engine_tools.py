@@ -10,8 +10,10 @@
   ``config.profiling_verbosity = ProfilingVerbosity.DETAILED``; otherwise only layer names.
 
 All three need a deserialized engine, i.e. a GPU the backend runs on; :func:`why_not_here` gives
-the one-line reason when there is none. The functions only call the TensorRT interface, so
-any object with it (the stand-in engine of ``benchmarks/fake_trt.py``) exercises them too.
+the one-line reason when there is none. Each takes an ``ICudaEngine`` or a runner from
+``trtlab.runtime.open_runner`` (its ``runner.engine``; the CPU reference has none and is refused
+with its ``runner.why``). The functions only call the TensorRT interface, so
+any object with it (the stand-in engine ``trtlab.testing.FakeEngine``) exercises them too.
 """
 from __future__ import annotations
 
@@ -23,12 +25,27 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import backend
+from .common import UserError
 
 
 def why_not_here() -> str:
     """'' when this machine can run engines, else why not (one line, from the probe)."""
     caps = backend.probe()
     return "" if caps.can_run else caps.run_reason
+
+
+def engine_of(obj: Any) -> Any:
+    """The ``ICudaEngine`` to look into: ``obj`` itself, or a runner's ``runner.engine``.
+
+    A runner without an engine (``ReferenceRunner``: no GPU here) is a UserError saying why."""
+    if hasattr(obj, "create_execution_context"):
+        return obj
+    if hasattr(obj, "label") and hasattr(obj, "engine"):  # a trtlab.runtime runner
+        if obj.engine is not None:
+            return obj.engine
+        raise UserError(f"the {obj.label} runs no TensorRT engine to look into"
+                        + (f": {obj.why}" if obj.why else ""))
+    raise TypeError(f"expected an ICudaEngine or a trtlab runner, not {type(obj).__name__}")
 
 
 def io_names(engine: Any) -> list[str]:
@@ -44,7 +61,7 @@ class Buffers:
     """
 
     def __init__(self, engine: Any, context: Any, feeds: Mapping[str, np.ndarray], memory: Any) -> None:
-        from .runtime import dims, np_dtype
+        from .compat import dims, np_dtype
 
         self.memory, self.context = memory, context
         self.stream = memory.stream()
@@ -88,8 +105,9 @@ def sync_vs_async(engine: Any, feeds: Mapping[str, np.ndarray], memory: Any = No
     Returns medians in ms: ``execute_v2`` (the call returns when the GPU is done), and for
     ``execute_async_v3`` the time until the call returns (work queued) and until the stream is done.
     """
-    from .runtime import memory as make_memory
+    from .cuda_memory import memory as make_memory
 
+    engine = engine_of(engine)
     mem = memory if memory is not None else make_memory("cuda-python")
     try:
         return _sync_vs_async(engine, feeds, mem, iters, warmup)
@@ -176,8 +194,9 @@ def layer_profiler(trt: Any = None) -> LayerTimes:
 def per_layer_times(engine: Any, feeds: Mapping[str, np.ndarray], trt: Any = None, runs: int = 10,
                     memory: Any = None) -> list[dict[str, Any]]:
     """Per-layer times from an ``IProfiler`` over ``runs`` synchronous ``execute_v2`` calls."""
-    from .runtime import memory as make_memory
+    from .cuda_memory import memory as make_memory
 
+    engine = engine_of(engine)
     mem = memory if memory is not None else make_memory("cuda-python")
     try:
         context = engine.create_execution_context()
@@ -200,7 +219,7 @@ def layer_information(engine: Any, fmt: Any = None) -> list[dict[str, Any]]:
     ``fmt`` is ``trt.LayerInformationFormat.JSON`` (the default, from the loaded backend)."""
     if fmt is None:
         fmt = backend.load().LayerInformationFormat.JSON
-    inspector = engine.create_engine_inspector()
+    inspector = engine_of(engine).create_engine_inspector()
     info = json.loads(inspector.get_engine_information(fmt))
     rows = []
     for layer in info.get("Layers", []):

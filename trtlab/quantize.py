@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import UserError, atomic_write, output_folder
+from .common import UserError, check_output, output_folder, safe_write
 
 PRECISIONS = ("int8", "fp8", "int4")
 TOOLS = ("ort", "modelopt")
@@ -453,11 +453,15 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
         raise UserError(f"{dst} is a folder: give the name of the ONNX file to write")
     if dst.resolve() == src.resolve() or (dst.exists() and src.exists() and os.path.samefile(src, dst)):
         raise UserError(f"the output {dst} is the input model: give another name")
+    reads = (src,) + ((Path(calibration),) if isinstance(calibration, (str, os.PathLike)) else ())
+    if src.is_dir():
+        raise UserError(f"{src} is a folder, not an ONNX model")
+    check_output(dst, reads, "-o")  # no device, FIFO, socket, link, input or project source as the output
     model = load_model(src)
     name, shape = model_input(model)
     if tool == "modelopt":
         _modelopt_module()
-    output_folder(dst.resolve().parent)
+    output_folder(dst.parent)
     weight_only = precision == "int4" and tool == "ort"
     if isinstance(calibration, np.ndarray):
         x = None if weight_only else check_array(calibration[:samples], shape, "the array given")
@@ -488,7 +492,7 @@ def quantize(model_path: str | os.PathLike, output: str | os.PathLike, precision
         import onnx
 
         result = onnx.load(str(work))
-        atomic_write(dst, work.read_bytes())
+        safe_write(dst, work.read_bytes(), reads, "-o")
     info = describe(result)
     if weight_only:
         notes.append(f"weight-only INT4 in blocks of {block_size}: no calibration data needed, activations stay FP32")

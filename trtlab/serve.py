@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .common import UserError, output_folder
+from .common import UserError, check_output, folder_lock, keep_owner, output_folder
 
 HOST = "127.0.0.1"
 TRITON_DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "bfloat16": "TYPE_BF16", "int32": "TYPE_INT32",
@@ -212,7 +212,8 @@ def plan_repository(engine: str | os.PathLike, repository: str | os.PathLike, na
     refuse_rtx(sidecar)
     name = name or model_name(engine)
     cfg = plan_config(name, sidecar, **options)
-    return _write_model(Path(repository), name, cfg, {"1/model.plan": engine.read_bytes()})
+    return _write_model(Path(repository), name, cfg, {"1/model.plan": engine.read_bytes()},
+                        _reads(engine))
 
 
 # --- the Python-backend repository ------------------------------------------------------------
@@ -297,20 +298,52 @@ def python_repository(engine: str | os.PathLike, repository: str | os.PathLike, 
     runner = choose_runner(engine, sidecar, cpu)
     cfg = python_config(name, sidecar, runner, **options)
     model_py = (Path(__file__).with_name("triton_model.py")).read_bytes()
-    return _write_model(Path(repository), name, cfg, {"1/model.py": model_py}), runner
+    return _write_model(Path(repository), name, cfg, {"1/model.py": model_py},
+                        _reads(engine, runner.model)), runner
 
 
-def _write_model(repository: Path, name: str, cfg: Any, files: Mapping[str, bytes]) -> Path:
+def _reads(engine: Path, model: Path | None = None) -> tuple[Path, ...]:
+    """The files a repository is written from: the engine, its sidecar and (CPU runner) its source model."""
+    from .engine_file import sidecar_path
+
+    return (engine, sidecar_path(engine)) + ((model,) if model is not None else ())
+
+
+def check_model_folder(repository: Path, name: str, inputs: Sequence[Path] = ()) -> Path:
+    """Refuse (UserError, one line) a model folder ``REPOSITORY/NAME`` that is unsafe to replace: the
+    repository or the folder a symbolic link, the folder not a folder (device, FIFO, socket, file), a
+    folder holding or inside one of ``inputs`` or the project's sources. Returns the folder."""
+    from .common import _PROJECT_SOURCES, _same_or_inside, repo_root
+
+    final = repository / name
+    for path, what in ((repository, "--repository"), (final, "model folder")):
+        if path.is_symlink():
+            raise UserError(f"{what} {path} is a symbolic link: trtlab does not write through links; "
+                            "give the real path or another name")
+    if final.exists() and not final.is_dir():
+        raise UserError(f"{final} exists and is not a folder (a file, device, pipe or socket): not replaced")
+    keep = [Path(p) for p in inputs] + [repo_root() / n for n in _PROJECT_SOURCES]
+    for p in keep:  # replacing the folder removes what is in it
+        if p.exists() and _same_or_inside(p, final):
+            raise UserError(f"model folder {final} holds {p}, which replacing it would remove: "
+                            "give another --repository")
+    check_output(final / "config.pbtxt", tuple(inputs), "model folder")  # inside an input or the sources
+    return final
+
+
+def _write_model(repository: Path, name: str, cfg: Any, files: Mapping[str, bytes],
+                 inputs: Sequence[Path] = ()) -> Path:
     """Write one model folder atomically: built completely in a temporary folder beside it, then
-    renamed into place; the previous folder (if any) is removed only after the rename."""
+    renamed into place under the repository's lock; the previous folder (if any) is removed only
+    after the rename. Files that replace files of the previous folder keep their owner and mode.
+    Unsafe targets are refused first (:func:`check_model_folder`)."""
     text = config_text(cfg)
     problems = check_config(parse_config(text))  # round trip through Triton's schema
     if problems:
         raise UserError(f"model {name}: the config Triton would refuse: {'; '.join(problems)}")
+    check_model_folder(repository, name, inputs)
     output_folder(repository)
     final = repository / name
-    if final.exists() and not final.is_dir():
-        raise UserError(f"{final} exists and is not a folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=repository))
     try:
         (tmp / "config.pbtxt").write_text(text)
@@ -319,18 +352,11 @@ def _write_model(repository: Path, name: str, cfg: Any, files: Mapping[str, byte
             (tmp / rel).write_bytes(data)
         for p in [tmp, *tmp.rglob("*")]:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        old = None
-        if final.exists():
-            old = repository / f".{name}.old-{os.getpid()}"
-            os.replace(final, old)
-        try:
-            os.replace(tmp, final)
-        except BaseException:
-            if old is not None:  # put the previous model back
-                os.replace(old, final)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            before = final / p.relative_to(tmp)
+            if not before.is_symlink() and (before.is_dir() if p.is_dir() else before.is_file()):
+                keep_owner(p, before)
+        with folder_lock(repository):
+            _replace_folder(repository, name, tmp, inputs)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"{final}: could not write the model ({exc.strerror or exc})") from None
@@ -338,6 +364,23 @@ def _write_model(repository: Path, name: str, cfg: Any, files: Mapping[str, byte
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _replace_folder(repository: Path, name: str, tmp: Path, inputs: Sequence[Path]) -> None:
+    """Rename ``tmp`` to ``REPOSITORY/NAME`` (checked again: it may have changed since)."""
+    final = check_model_folder(repository, name, inputs)
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=repository))
+        os.replace(final, old)  # over the empty folder just made
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None:  # put the previous model back
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- the server ---------------------------------------------------------------------------------

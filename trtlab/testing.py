@@ -6,8 +6,11 @@
   and on a GPU without TensorRT (one CuPy kernel per ``execute_async_v3``, optionally spinning
   ``sleep_cycles`` clocks so streams can be seen to overlap). It implements the part of
   ``ICudaEngine``/``IExecutionContext`` the runner calls, for ``y = 2 * x + 1`` with input ``x`` of
-  shape (-1, 4), float32, profile 1/8/64. This is not TensorRT and nothing measured with it is a
-  TensorRT figure.
+  shape (-1, 4), float32, profile 1/8/64 — and what ``trtlab.engine_tools`` calls on top:
+  ``execute_v2(bindings)``, a ``profiler`` told the time of its two "layers" (``scale``: 2*x,
+  ``shift``: +1; ``perf_counter`` on the CPU, CuPy events on a GPU) after each synchronous run, and
+  ``create_engine_inspector()`` answering in the layout of ``LayerInformationFormat.JSON``. This is
+  not TensorRT and nothing measured with it is a TensorRT figure.
 * :func:`make_engine` — a tiny engine really built by the installed backend:
   ``y = relu(x @ W + b)``, x (-1, 4) float32, profile 1..8 (or a static batch), saved with its
   sidecar, so runners take the same path as with LeNet; :func:`expected` is its exact answer.
@@ -15,6 +18,8 @@
 from __future__ import annotations
 
 import ctypes
+import json
+import time
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -70,6 +75,9 @@ class FakeEngine:
         self.contexts.append(ctx)
         return ctx
 
+    def create_engine_inspector(self) -> "FakeInspector":
+        return FakeInspector()
+
 
 class FakeContext:
     def __init__(self, engine: FakeEngine) -> None:
@@ -78,6 +86,7 @@ class FakeContext:
         self.addresses: dict[str, int] = {}
         self.calls = 0
         self.streams: list[int] = []
+        self.profiler: Any = None  # an IProfiler: told each "layer"'s time after execute_v2
 
     def set_input_shape(self, name: str, shape: Sequence[int]) -> bool:
         shape = tuple(int(d) for d in shape)
@@ -107,6 +116,64 @@ class FakeContext:
             return True
         _gpu_kernel(int(stream), self.addresses["x"], self.addresses["y"], n, self.engine.sleep_cycles)
         return True
+
+
+    def execute_v2(self, bindings: Sequence[int]) -> bool:
+        """Synchronous: pointers in I/O order (x, y); returns when done, then tells the profiler."""
+        if self.shape is None or len(bindings) != self.engine.num_io_tensors:
+            return False
+        x_ptr, y_ptr = (int(b) for b in bindings)
+        n = int(np.prod(self.shape))
+        if self.engine.device == "numpy":
+            x = np.ctypeslib.as_array((ctypes.c_float * n).from_address(x_ptr))
+            y = np.ctypeslib.as_array((ctypes.c_float * n).from_address(y_ptr))
+            t0 = time.perf_counter()
+            np.multiply(x, 2, out=y)
+            t1 = time.perf_counter()
+            y += 1
+            t2 = time.perf_counter()
+            times = [(t1 - t0) * 1e3, (t2 - t1) * 1e3]
+        else:
+            times = _gpu_layers(x_ptr, y_ptr, n)
+        self.calls += 1
+        if self.profiler is not None:
+            for name, ms in zip(("scale", "shift"), times):
+                self.profiler.report_layer_time(name, ms)
+        return True
+
+
+class FakeInspector:
+    """``IEngineInspector`` of the stand-in: its two "layers" in the JSON layout of DETAILED verbosity."""
+
+    def get_engine_information(self, fmt: Any) -> str:
+        def tensor(name: str) -> dict[str, Any]:
+            return {"Name": name, "Dimensions": [-1, FEATURES], "Format/Datatype": "Row major linear FP32"}
+
+        return json.dumps({"Layers": [
+            {"Name": "scale", "LayerType": "ElementWise", "Inputs": [tensor("x")], "Outputs": [tensor("t")],
+             "TacticName": "stand-in (CuPy/NumPy multiply)"},
+            {"Name": "shift", "LayerType": "ElementWise", "Inputs": [tensor("t")], "Outputs": [tensor("y")],
+             "TacticName": "stand-in (CuPy/NumPy add)"},
+        ], "Bindings": ["x", "y"]})
+
+
+def _gpu_layers(x_ptr: int, y_ptr: int, n: int) -> list[float]:
+    """y = 2 * x, then y += 1, on CuPy's current stream, each timed by CUDA events (ms); synchronous."""
+    import cupy as cp
+
+    def view(ptr: int) -> Any:
+        mem = cp.cuda.UnownedMemory(ptr, n * 4, owner=None)
+        return cp.ndarray((n,), dtype=cp.float32, memptr=cp.cuda.MemoryPointer(mem, 0))
+
+    events = [cp.cuda.Event() for _ in range(3)]
+    events[0].record()
+    y = view(y_ptr)
+    cp.multiply(view(x_ptr), 2, out=y)
+    events[1].record()
+    y += 1
+    events[2].record()
+    events[2].synchronize()
+    return [cp.cuda.get_elapsed_time(events[0], events[1]), cp.cuda.get_elapsed_time(events[1], events[2])]
 
 
 _KERNEL = None

@@ -3,7 +3,7 @@
 
 Two runners, chosen by ``trtlab.serve`` when it writes the config (parameter ``trtlab_runner``):
 
-- ``tensorrt``: the engine through ``trtlab.runtime.Session`` (TensorRT on this machine's GPU);
+- ``tensorrt``: the engine through ``trtlab.runtime.open_runner`` (TensorRT on this machine's GPU);
 - ``onnxruntime``: the engine's source ONNX model on ONNX Runtime's CPU provider, for a machine
   that cannot run the engine. The config's ``trtlab_label`` says which, for every client to read.
 
@@ -47,10 +47,11 @@ class TritonPythonModel:
         self.runner = _param(config, "trtlab_runner")
         threads = int(_param(config, "trtlab_threads") or 1)
         if self.runner == "tensorrt":
-            from trtlab.runtime import Session  # the one place this model touches trtlab's runners
+            from trtlab.runtime import open_runner  # the one place this model touches trtlab's runners
 
-            self.session = Session(_param(config, "trtlab_engine"))
-            if not self.session.on_device:
+            self.session = open_runner(_param(config, "trtlab_engine"))
+            if not self.session.on_gpu:  # the CPU reference: too slow to serve, and not the engine
+                self.session.close()
                 raise pb_utils.TritonModelException(f"the engine cannot run here: {self.session.why}")
             self.run = lambda feeds: self.session.infer_all(feeds)
         elif self.runner == "onnxruntime":
