@@ -16,7 +16,7 @@ from trtlab import book, render
 ALLOWED: dict[str, tuple[str, ...] | None] = {
     "docs.nvidia.com": None, "developer.nvidia.com": None, "nvidia.github.io": None, "catalog.ngc.nvidia.com": None,
     "pypi.nvidia.com": None, "forums.developer.nvidia.com": None, "docs.omniverse.nvidia.com": None,
-    "github.com": ("/NVIDIA/", "/NVIDIA-AI-IOT/", "/onnx/", "/microsoft/onnxruntime", "/triton-inference-server/",
+    "github.com": ("/NVIDIA/", "/NVIDIA-AI-IOT/", "/onnx/", "/microsoft/onnxruntime", "/microsoft/onnxconverter-common", "/kserve/", "/triton-inference-server/",
                    "/tensorflow/", "/pytorch/", "/keras-team/", "/jupyter/", "/nteract/papermill",
                    "/jupyter-widgets/", "/sphinx-doc/", "/executablebooks/"),
     "onnxruntime.ai": None, "onnx.ai": None, "pytorch.org": None, "docs.pytorch.org": None,
@@ -25,6 +25,8 @@ ALLOWED: dict[str, tuple[str, ...] | None] = {
     "jupyterlab.readthedocs.io": None, "docs.jupyter.org": None, "nbconvert.readthedocs.io": None,
     "pypi.org": None, "docs.cupy.dev": None, "nvidia.github.io/cuda-python": None, "yann.lecun.com": None,
     "www.sphinx-doc.org": None, "myst-nb.readthedocs.io": None, "playwright.dev": None,
+    # serving (chapter 11): DLPack (how tensors cross into Triton's Python backend), KServe, Kubernetes
+    "dmlc.github.io": None, "kserve.github.io": None, "kubernetes.io": None,
 }
 
 MD_LINK = re.compile(r"!?\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<url>[^)\s]*(?:\([^)\s]*\)[^)\s]*)*)(?:\s+\"[^\"]*\")?\)")
