@@ -21,6 +21,15 @@ RTX = backend.name_of(backend.load()) == "tensorrt_rtx"
 NO_GPU = not backend.gpus()
 
 
+def fits_here(targets: dict) -> bool:
+    """The expectation from the probe and the engine's targets: False only where TensorRT-RTX runs on
+    this GPU and the build left it out (Turing, 7.5, gets the portable set for an FP32 matrix multiply)."""
+    gpus = backend.gpus()
+    if not RTX or not gpus or not backend.can_run_on("tensorrt_rtx", gpus[0].compute_capability)[0]:
+        return True
+    return gpus[0].cc in (targets.get("compute_capabilities") or [])
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     return tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx", n=16, m=8)
@@ -57,14 +66,22 @@ def test_sidecar_contents(saved, built, model):
     assert side["extra"] == {"note": "test"}
     assert side["built"]["seconds"] > 0
     if RTX:
-        cc = "8.6" if backend.default_targets("tensorrt_rtx") is None else backend.gpus()[0].cc
-        assert side["targets"]["kind"] == "aot" and cc in side["targets"]["compute_capabilities"]
+        auto = backend.default_targets("tensorrt_rtx")
+        gpu = backend.gpus()[0] if auto else None
+        if gpu is not None and gpu.compute_capability in backend.RTX_NO_FP32_GEMM:  # Turing: no FP32 GEMM
+            assert side["targets"]["compute_capabilities"] == [f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD]
+            assert any("portable set" in n and "Turing" in n for n in built.notes), built.notes
+        else:
+            cc = "8.6" if auto is None else gpu.cc
+            assert side["targets"]["kind"] == "aot" and cc in side["targets"]["compute_capabilities"]
 
 
-def test_good_engine_passes_every_file_and_build_check(saved):
+def test_good_engine_passes_every_file_and_build_check(saved, built):
     v = engine_file.check(saved)
-    assert v.intact and v.compatible, v.reasons
-    assert all(c.ok is not False for c in v.checks if c.kind != "machine")
+    assert v.intact and v.compatible is fits_here(built.targets), v.reasons
+    assert all(c.ok is not False for c in v.checks if c.kind != "machine" and (c.name != "gpu" or fits_here(built.targets)))
+    if not fits_here(built.targets):
+        assert not v.can_run and "rebuild with that target" in v.reason
     if NO_GPU:
         assert not v.can_load and len(v.reasons) == 1
         assert "cannot be deserialized on this machine" in v.reason and "GPU" in v.reason
@@ -211,11 +228,11 @@ def test_missing_engine(tmp_path):
     assert "empty" in _refusal(empty)
 
 
-def test_missing_sidecar_warns_and_is_best_effort(saved, tmp_path):
+def test_missing_sidecar_warns_and_is_best_effort(saved, built, tmp_path):
     alone = tmp_path / "alone.engine"
     shutil.copy(saved, alone)
     v = engine_file.check(alone)
-    assert v.intact and v.compatible and v.warnings and "best-effort" in v.warnings[0]
+    assert v.intact and v.compatible is fits_here(built.targets) and v.warnings and "best-effort" in v.warnings[0]
     if NO_GPU:
         with pytest.warns(UserWarning, match="no sidecar"), pytest.raises(UserError, match="cannot be deserialized"):
             engine_file.load(alone)
@@ -236,7 +253,7 @@ def test_save_replaces_atomically_and_cleans_up(saved, built, monkeypatch):
     assert engine_file.check(saved).intact
 
 
-def test_killed_writer_leaves_previous_engine_intact(saved, model, tmp_path):
+def test_killed_writer_leaves_previous_engine_intact(saved, built, model, tmp_path):
     """A process SIGKILLed halfway through writing a new engine over the old one."""
     old = saved.read_bytes()
     script = textwrap.dedent(f"""
@@ -256,7 +273,7 @@ def test_killed_writer_leaves_previous_engine_intact(saved, model, tmp_path):
     leftovers = [p.name for p in saved.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers, "the half-written temporary file should be left behind, not the engine"
     v = engine_file.check(saved)
-    assert v.intact and v.compatible, v.reasons
+    assert v.intact and v.compatible is fits_here(built.targets), v.reasons
     assert engine_file.read_sidecar(saved)["options"]["max_batch"] == 8  # the old sidecar, too
 
 
@@ -289,11 +306,13 @@ def test_cli_build_and_inspect(model, tmp_path, capfd):
     assert out.startswith(f"{out_path}: ") and "bytes, built in" in out and "batch 1..4" in out
     side = engine_file.read_sidecar(out_path)
     assert side["options"]["workspace_mib"] == 32 and side["options"]["opt_level"] == 1
+    fits = fits_here(side["targets"])  # not built for this GPU: exit 2
     rc, out, err = _cli(capfd, "inspect", str(out_path))
-    assert rc == 0 and "profile 0: x min [1, 16] opt [4, 16] max [4, 16]" in out and "verdict" in out, err
+    assert rc == (0 if fits else 2) and "profile 0: x min [1, 16] opt [4, 16] max [4, 16]" in out and "verdict" in out, err
+    assert fits or "rebuild with that target" in err
     rc, out, err = _cli(capfd, "inspect", str(out_path), "--json")
     report = json.loads(out)  # nothing but JSON on stdout (TensorRT's log lines are kept off it)
-    assert rc == 0 and report["verdict"]["intact"] and report["io"][0]["name"] == "x"
+    assert rc == (0 if fits else 2) and report["verdict"]["intact"] and report["io"][0]["name"] == "x"
 
 
 def test_cli_build_fp16_and_target(model, tmp_path, capfd):
@@ -390,7 +409,7 @@ def test_changed_source_model_is_a_warning_not_a_refusal(built, tmp_path):
     assert [c.ok for c in engine_file.check(path).checks if c.name == "source_model"] == [True]
     tiny_onnx(model, n=16, m=8, batch=4)  # the model is edited after the build
     v = engine_file.check(path)
-    assert v.intact and v.compatible and any("changed since the build" in w for w in v.warnings)
+    assert v.intact and v.compatible is fits_here(built.targets) and any("changed since the build" in w for w in v.warnings)
     model.unlink()
     assert "not found" in [c.detail for c in engine_file.check(path).checks if c.name == "source_model"][0]
 

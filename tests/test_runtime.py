@@ -299,3 +299,26 @@ def test_pycuda_memory_uses_the_guides_calls(monkeypatch):
                  "synchronize", "Event", "Event.record", "Event.synchronize", "pop"):
         assert name in calls, name
     assert all(a.freed for a in allocs) and all(h.freed for h in hosts)
+
+
+def test_turing_runner_falls_back_with_label_and_reason(tmp_path, monkeypatch):
+    """On Turing (simulated 7.5) an FP32 dense layer builds the portable set (TensorRT-RTX compiles no FP32
+    matrix multiply for 7.5), so the runner is the CPU reference, labelled, saying why; FP16 builds for 7.5."""
+    from test_build import tiny_onnx
+
+    from trtlab import backend, build, engine_file
+
+    if backend.name_of(backend.load()) != "tensorrt_rtx":
+        pytest.skip("the Turing fallback is TensorRT-RTX's: this machine's backend is enterprise TensorRT")
+    monkeypatch.setenv(backend.SIMULATE_ENV, "7.5")
+    model = tiny_onnx(tmp_path / "t.onnx", n=16, m=8)
+    fp32 = build.build_onnx(model, build.BuildOptions(max_batch=4))
+    assert fp32.targets["compute_capabilities"] == [f"{a}.{b}" for a, b in backend.RTX_DEFAULT_BUILD]
+    assert any("FP32 GEMM" in n for n in fp32.notes)
+    with runtime.open_runner(engine_file.save(tmp_path / "fp32.engine", fp32)) as r:
+        assert r.label == CPU_REFERENCE and "is 7.5: rebuild with that target" in r.why and "--fp16" in r.why
+        x = np.ones((2, 16), np.float32)
+        assert r.infer(x).shape == (2, 8)
+    fp16 = build.build_onnx(model, build.BuildOptions(max_batch=4, fp16=True))
+    assert fp16.targets["compute_capabilities"] == ["7.5"] and not fp16.notes
+    assert engine_file.check(engine_file.save(tmp_path / "fp16.engine", fp16)).can_run

@@ -57,6 +57,9 @@ RTX_COMPUTE_CAPABILITIES: dict[tuple[int, int], str] = {
 }
 # What a TensorRT-RTX build with no target covers (observed in 1.7.1 plan headers): no Turing.
 RTX_DEFAULT_BUILD = ((8, 0), (8, 6), (8, 9), (12, 0), (12, 1))
+# Where TensorRT-RTX compiles no FP32 matrix multiply (measured with 1.7.1): trtlab's build then falls
+# back to the portable set, which does not run there (FP16 dense layers do build for it).
+RTX_NO_FP32_GEMM = ((7, 5),)
 RTX_RUNS_ON = tuple(RTX_COMPUTE_CAPABILITIES)
 TENSORRT_MIN_CC = (7, 5)
 

@@ -672,8 +672,11 @@ def _check_gpu(f: _Facts) -> bool:
         f.add("gpu", False, f"{name}: {why} (this GPU: {gpu.name})", "machine")
     elif targets and targets.get("kind") == "aot" and targets.get("compute_capabilities") \
             and not targets.get("current") and gpu.cc not in targets["compute_capabilities"]:
+        turing = f.here == "tensorrt_rtx" and tuple(gpu.compute_capability) in backend.RTX_NO_FP32_GEMM
         f.add("gpu", False, f"{name}: built for compute capability {', '.join(targets['compute_capabilities'])}; "
-                            f"this GPU ({gpu.name}) is {gpu.cc}: rebuild with that target", "build")
+                            f"this GPU ({gpu.name}) is {gpu.cc}: rebuild with that target"
+                            + (" and FP16 dense layers (trtlab build --fp16 --target " + gpu.cc + "; TensorRT-RTX "
+                               "compiles no FP32 matrix multiply for it)" if turing else ""), "build")
     elif targets and targets.get("kind") == "gpu" and targets.get("compute_capabilities"):
         built_cc = targets["compute_capabilities"][0]
         if targets.get("hardware_compatibility") == "ampere_plus" and compat.version_tuple(gpu.cc) >= (8, 0):
