@@ -148,7 +148,7 @@ def _rtx_plan(tmp_path: Path) -> bytes:
     if os.environ.get("TRTLAB_RTX_PLAN"):
         return Path(os.environ["TRTLAB_RTX_PLAN"]).read_bytes()
     pytest.importorskip("tensorrt_rtx", reason="needs tensorrt_rtx (or $TRTLAB_RTX_PLAN) for a TensorRT-RTX plan")
-    from tiny_engine import make_engine
+    from trtlab.testing import make_engine
 
     return make_engine(tmp_path).read_bytes()
 
