@@ -93,6 +93,11 @@ _IMPORT_NODES = {ast.Import, ast.ImportFrom, ast.ClassDef}
 _ASSIGN_NODES = {ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.With, ast.AsyncWith}
 _NEVER_LOOKED_AT = {ast.Load, ast.Store, ast.Del, ast.Constant, ast.keyword, ast.arg, ast.arguments, ast.alias,
                     *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
+# what the last pass of _Analyzer.run looks at (every other node it would pass over)
+_OTHER_NODES = {ast.Attribute, ast.Name, ast.For, ast.AsyncFor, ast.comprehension, ast.Call}
+# fields that never hold a node (names, flags) or only a context: the walk does not look in them
+_NOT_NODES = {"ctx", "id", "attr", "arg", "name", "asname", "module", "level", "is_async", "simple",
+              "conversion", "kind", "type_comment"}
 # nodes with nothing below them that any pass looks at: not even put in the walk's queue
 _LEAVES = {ast.Load, ast.Store, ast.Del, ast.Constant,
            *(c for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for c in base.__subclasses__())}
@@ -208,6 +213,11 @@ def replacement(rule: Rule, target: str) -> str:
 # --- the analysis of one piece of Python source ---------------------------------------------------
 def _dotted(node: ast.AST) -> str | None:
     """``a.b.c`` for a chain of Name/Attribute nodes, else None."""
+    t = type(node)                      # the common cases first: called for most nodes of a file
+    if t is ast.Name:
+        return node.id                  # type: ignore[attr-defined]
+    if t is ast.Attribute and type(node.value) is ast.Name:       # type: ignore[attr-defined]
+        return node.value.id + "." + node.attr                    # type: ignore[attr-defined]
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -243,32 +253,33 @@ class _Analyzer:
     def _nodes(self, which: str) -> Iterator[ast.AST]:
         """The nodes one pass looks at, in ``ast.walk`` order: the trees are walked once, not once a
         pass (a 200,000-line file has millions of nodes; ``migrate --fix`` must stay linear and quick).
-        ``which``: "imports", "assign" (exactly those types) or "other" (every node but those
-        that no pass ever looks at: contexts, constants, operators, keywords)."""
+        ``which``: "imports", "assign" or "other" (exactly those types: see _OTHER_NODES)."""
         if self._buckets is None:
             self._buckets = {"imports": [], "assign": [], "other": []}
             imports, assign, other = (self._buckets[k] for k in ("imports", "assign", "other"))
-            AST, skip, leaves = ast.AST, _NEVER_LOOKED_AT, _LEAVES
-            fields_of: dict[type, tuple[str, ...]] = {}
+            AST, leaves = ast.AST, _LEAVES
+            # per node type, once: (the bucket it goes in or None, whether "other" holds it, its fields)
+            plan: dict[type, tuple[list | None, bool, tuple[str, ...]]] = {}
             for part, tree in enumerate(self.trees):
                 queue = [tree]
+                extend, append = queue.extend, queue.append
                 for node in queue:  # breadth first, like ast.walk; the list grows as it is read
                     t = type(node)
-                    if t in _IMPORT_NODES:
-                        imports.append((part, node))
-                    elif t in _ASSIGN_NODES:
-                        assign.append((part, node))
-                    if t not in skip:
+                    how = plan.get(t)
+                    if how is None:
+                        how = plan[t] = (imports if t in _IMPORT_NODES else assign if t in _ASSIGN_NODES else None,
+                                         t in _OTHER_NODES, tuple(f for f in t._fields if f not in _NOT_NODES))
+                    bucket, in_other, fields = how
+                    if bucket is not None:
+                        bucket.append((part, node))
+                    if in_other:
                         other.append((part, node))
-                    fields = fields_of.get(t)
-                    if fields is None:
-                        fields = fields_of[t] = tuple(f for f in t._fields if f != "ctx")
                     for name in fields:
                         v = getattr(node, name, None)
                         if type(v) is list:
-                            queue.extend([x for x in v if isinstance(x, AST) and type(x) not in leaves])
+                            extend([x for x in v if isinstance(x, AST) and type(x) not in leaves])
                         elif isinstance(v, AST) and type(v) not in leaves:
-                            queue.append(v)
+                            append(v)
         for self.part, node in self._buckets[which]:
             yield node
 
