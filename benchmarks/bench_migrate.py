@@ -7,6 +7,11 @@ Writes a TensorRT 7-style file with N ``network.add_convolution(...)`` calls (ab
 17 MB at 200,000), runs ``trtlab.migrate.fix_file`` on it in a temporary folder and prints the
 measured seconds per size, and how many times one ``ast.parse`` of the same file that is (the
 floor: the analysis needs the syntax tree). Nothing is written outside the temporary folder.
+
+Measured on the idle 2-core machine (2026-12-01): 8k / 16k / 50k / 200k fixes took 0.73 / 1.54 / 4.95 /
+22.90 s before (2.5x one ast.parse at 200k) and 0.34 / 0.68 / 2.25 / 9.22 s after the garbage collector
+was paused during the analysis and the walk made leaner (1.0x one ast.parse, measured with the
+collector on, as a caller's parse would run).
 """
 from __future__ import annotations
 
