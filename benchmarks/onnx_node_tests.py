@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from trtlab import backend, reference
+from trtlab import backend, compat, reference
 
 
 # Where TensorRT's network is not ONNX's operator, the reference follows TensorRT (it evaluates
@@ -99,7 +99,7 @@ def run_case(trt, case, layer_types: list | None = None) -> tuple[str, str]:
     """('ok' | 'explained' | 'mismatch' | 'parser' | 'unsupported' | 'error', detail); the network's
     layer types are appended to ``layer_types``."""
     builder = trt.Builder(backend.logger(trt))
-    network = builder.create_network(0)
+    network = compat.create_network(builder, trt)  # strongly typed on every backend
     parser = trt.OnnxParser(network, backend.logger(trt))
     with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
         ok = parser.parse(case.model.SerializeToString())

@@ -446,9 +446,9 @@ def agree(got, want) -> tuple[bool, str]:
 
 def run_trt(trt, case):
     """The case through TensorRT's OnnxParser and trtlab.reference: {output: array}, or a str why not."""
-    from trtlab import backend, reference
+    from trtlab import backend, compat, reference
     builder = trt.Builder(backend.logger(trt))
-    network = builder.create_network(0)
+    network = compat.create_network(builder, trt)  # strongly typed on every backend
     parser = trt.OnnxParser(network, backend.logger(trt))
     with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
         ok = parser.parse(case.model.SerializeToString())

@@ -312,15 +312,20 @@ def replace_files(pairs: list[tuple[str | os.PathLike, bytes]], inputs: tuple = 
                             f"({exc.strerror or exc}); {after}") from None
         raise
     for folder in folders:  # make the renames durable
-        try:
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+        fsync_folder(folder)
     return paths
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a filesystem that cannot is no error."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
 
 
 def safe_write(path: str | os.PathLike, data: bytes, inputs: tuple = (), what: str = "output") -> Path:

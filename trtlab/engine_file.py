@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from . import __version__, backend, compat
 from .build import Built, captured_stdout, error_recorder, read_header
-from .common import UserError, check_output, folder_lock, keep_owner, output_folder, sha256_file, write_temp
+from .common import UserError, check_output, folder_lock, fsync_folder, keep_owner, output_folder, sha256_file, write_temp
 
 FORMAT = "trtlab-engine/1"
 
@@ -121,14 +121,7 @@ def save(path: str | os.PathLike, built: Built, source_model: str | os.PathLike 
         after = ("the engine was written but its sidecar was not: save again before using it"
                  if replaced else "any previous engine there is unchanged")
         raise UserError(f"{path}: could not save the engine ({exc.strerror or exc}); {after}") from None
-    try:  # make the renames durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    fsync_folder(path.parent)  # make the renames durable
     return path
 
 
